@@ -1,0 +1,117 @@
+"""Request and response bodies of the HTTP API (the OpenAPI document is generated from these)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_BODY_BYTES = 256 * 1024
+
+FeatureValue = float | int | bool | str
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: Annotated[
+        str,
+        Field(min_length=1, max_length=128, description="Idempotency key: a replay returns the first answer."),
+    ]
+    subject_id: Annotated[
+        str | None,
+        Field(min_length=1, max_length=256, description="The customer's id; only a keyed hash is stored."),
+    ] = None
+    locale: Annotated[str, Field(max_length=35, description="BCP 47 tag, e.g. es-ES; unsupported ones fall back to English.")] = "en"
+    jurisdiction: Annotated[str, Field(max_length=16, description="Rule set for the notice: EU, US-CA, ... or default.")] = "default"
+    channel: Annotated[str, Field(max_length=32, description="Where the conversation happens, e.g. chat, email.")] = "chat"
+    inputs: Annotated[
+        dict[Annotated[str, Field(max_length=64)], FeatureValue],
+        Field(description="The model's features by name, or {\"text\": ...} for text models."),
+    ]
+    segments: Annotated[
+        dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=64)]],
+        Field(max_length=16, description="Fairness-monitoring attributes; never model inputs; stored apart."),
+    ] = Field(default_factory=dict)
+
+
+class Alternative(BaseModel):
+    label: str
+    score: float
+
+
+class Outcome(BaseModel):
+    label: str
+    display_name: str
+    score: float = Field(description="The model's probability for `label`.")
+    adverse: bool | None = Field(default=None, description="Decision models: true when the outcome is not the favourable one.")
+    alternatives: list[Alternative] = Field(default_factory=list)
+
+
+class Contribution(BaseModel):
+    feature: str = Field(description="Feature name, or the token for text models.")
+    display_name: str
+    value: FeatureValue | None = Field(description="The input value (for tokens: how often it occurs).")
+    attribution: float
+    spans: list[tuple[int, int]] | None = Field(
+        default=None, description="Text models: [start, end) character offsets of the token in the message."
+    )
+
+
+class Explanation(BaseModel):
+    method: str
+    exact: bool
+    output_units: str
+    explained_output: str = Field(description="Which model output the attributions explain, e.g. log-odds of 'approve'.")
+    base_value: float
+    contributions: list[Contribution] = Field(description="Sorted by absolute attribution, largest first.")
+    summary: str
+    summary_locale: str
+    additivity_error: float
+
+
+class Notice(BaseModel):
+    """The AI-disclosure notice (requirements.md, checklist A)."""
+
+    ai_system: Literal[True] = True
+    notice: str = Field(description="Plain-language statement that this is an AI system, not a person.")
+    notice_id: str = Field(description="Version of the notice shown, e.g. eu-es-2026-08.")
+    locale: str
+    requested_locale: str
+    fallback: bool = Field(description="True when the requested language was unavailable and English was used.")
+    jurisdiction: str
+    operator: str
+    ai_system_name: str
+    model: dict[str, str] | None = Field(default=None, description="Model id and version, on decision responses.")
+    purpose: str
+    decision_kind: str | None = None
+    human_contact: str
+    data_use: str
+    retention: str
+    policy_url: str
+    rights: str
+    caveat: str
+
+
+class Links(BaseModel):
+    customer_view: str
+
+
+class DecisionResponse(BaseModel):
+    decision_id: str
+    decided_at: str
+    model: dict[str, str]
+    outcome: Outcome
+    explanation: Explanation
+    disclosure: Notice
+    links: Links
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
