@@ -101,6 +101,9 @@ class ModelManifest(_Strict):
     background: FileRef | None = Field(default=None, description="Background rows (JSON list of feature objects) for explainers.")
     output_units: Literal["log_odds", "logit", "probability", "raw"]
     retention_class: Literal["standard", "consequential"] = "standard"
+    training: dict[str, float | int | str] | None = Field(
+        default=None, description="How the artifact was made: data seed, row counts, held-out metrics."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelManifest:
