@@ -12,16 +12,33 @@ _REGISTRY: dict[str, type[Explainer]] = {}
 
 
 class UnknownMethod(KeyError):
-    pass
+    """No explainer is registered under the requested method name."""
+
+    def __str__(self) -> str:
+        # KeyError.__str__ repr()s its argument, wrapping the message in quotes.
+        return str(self.args[0]) if self.args else super().__str__()
 
 
 def register(cls: _E) -> _E:
-    """Class decorator: make `cls` available under `cls.method`."""
+    """Class decorator: make `cls` available under `cls.method`.
+
+    Registering a different class under a name already taken is a programming error
+    (two modules would silently fight over one manifest string), so it raises.
+    """
+    existing = _REGISTRY.get(cls.method)
+    # Same module and name means a module reload, which is harmless.
+    if existing is not None and _name(existing) != _name(cls):
+        raise ValueError(f"method {cls.method!r} is already registered by {_name(existing)}")
     _REGISTRY[cls.method] = cls
     return cls
 
 
+def _name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def methods() -> list[str]:
+    """Names of all registered explainer methods, sorted."""
     return sorted(_REGISTRY)
 
 

@@ -52,6 +52,7 @@ class Contribution(BaseModel):
     feature: str = Field(description="Feature name, or the token for text models.")
     display_name: str
     value: FeatureValue | None = Field(description="The input value (for tokens: how often it occurs).")
+    display_value: str | None = Field(default=None, description="The value as shown to people, in their language.")
     attribution: float
     spans: list[tuple[int, int]] | None = Field(
         default=None, description="Text models: [start, end) character offsets of the token in the message."
@@ -76,6 +77,10 @@ class Notice(BaseModel):
     ai_system: Literal[True] = True
     notice: str = Field(description="Plain-language statement that this is an AI system, not a person.")
     notice_id: str = Field(description="Version of the notice shown, e.g. eu-es-2026-08.")
+    effective_from: str | None = Field(default=None, description="ISO date from which this notice version applies.")
+    short_notice: str | None = Field(
+        default=None, description="Short label to show next to every AI answer (disclosure throughout a conversation)."
+    )
     locale: str
     requested_locale: str
     fallback: bool = Field(description="True when the requested language was unavailable and English was used.")

@@ -74,8 +74,8 @@ class FileRef(_Strict):
 
 class InProcessAdapter(_Strict):
     type: Literal["in_process"] = "in_process"
-    format: Literal["lightgbm_text", "linear_text_json", "linear_json"] = Field(
-        description="Artifact format: LightGBM's text model, or Candor's JSON for linear models."
+    format: Literal["lightgbm_text", "linear_text_json"] = Field(
+        description="Artifact format: LightGBM's text model, or Candor's JSON for linear models over text."
     )
 
 
@@ -98,7 +98,7 @@ class ModelManifest(_Strict):
         default=None, ge=0, le=1, description="Binary decision models: score at or above which the favourable label is chosen."
     )
     explainer: ExplainerSpec
-    background: FileRef | None = Field(default=None, description="Background rows (JSON list of feature objects) for explainers.")
+    background: FileRef | None = Field(default=None, description="Background data for explainers: JSON {\"description\": ..., \"rows\": [feature objects]}.")
     output_units: Literal["log_odds", "logit", "probability", "raw"]
     retention_class: Literal["standard", "consequential"] = "standard"
     training: dict[str, float | int | str] | None = Field(

@@ -1,0 +1,73 @@
+# Candor: every command a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | sha256sum | cut -c1-16)
+PORT ?= 3000
+AWS_PORT ?= 4566
+export PORT AWS_PORT
+
+.PHONY: help install test lint typecheck cfn-lint unit integration e2e demo serve train lock openapi clean
+
+help:  ## this list
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/dev.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)  ## create .venv with the locked dependencies
+
+lint: install  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install  ## mypy with the pydantic plugin
+	$(BIN)/mypy
+
+cfn-lint: install  ## validate template.yaml
+	$(BIN)/cfn-lint template.yaml
+
+test: lint typecheck cfn-lint  ## the whole gate: lint, types, template, all test tiers
+	$(BIN)/pytest
+
+unit: install  ## unit tests only (no network)
+	$(BIN)/pytest tests/unit
+
+integration: install  ## moto-backed tests
+	$(BIN)/pytest tests/integration
+
+e2e: install  ## HTTP against the local stack
+	$(BIN)/pytest tests/e2e
+
+demo: install  ## start the local stack, run a scripted chatbot conversation, show the stored records
+	$(BIN)/python -m infra.demo
+
+serve: install  ## keep the local stack up: API on PORT (3000), moto on AWS_PORT (4566)
+	$(BIN)/python -m infra.local_stack serve
+
+train: install  ## retrain the bundled models from seeded synthetic data
+	$(BIN)/python -m infra.train_models
+
+openapi: install  ## regenerate docs/openapi.json from the code
+	$(BIN)/python -m infra.openapi > docs/openapi.json
+
+lock: install  ## re-resolve requirements/*.lock from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 --python-platform linux -o requirements/dev.lock -q
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --python-platform linux -o requirements/runtime.lock -q
+
+clean:  ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output
+
+# `sam build` runs this for the catalog function (Metadata: BuildMethod: makefile):
+# only the light code and its dependencies go into the zip; no numpy, shap or LightGBM.
+build-CatalogFunction:
+	$(PYTHON) -m pip install --quiet --target $(ARTIFACTS_DIR) \
+		'aws-lambda-powertools>=3.4' 'pydantic>=2.9' 'pydantic-settings>=2.5'
+	mkdir -p $(ARTIFACTS_DIR)/functions && cp -r functions/. $(ARTIFACTS_DIR)/functions/
+	cp -r models $(ARTIFACTS_DIR)/models
+	find $(ARTIFACTS_DIR) -name __pycache__ -prune -exec rm -rf {} +

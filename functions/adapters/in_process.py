@@ -1,0 +1,178 @@
+"""The in-process adapter: load a model artifact pinned by its manifest, predict and explain.
+
+Artifacts are read as bytes, checked against the SHA-256 in the manifest, and only then
+parsed from their native, non-executable formats (LightGBM text, Candor's linear JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+
+import explainers
+from explainers.text import BagOfWords
+from functions.domain.errors import ManifestError
+from functions.domain.ports import ExplainedItem, ModelRun
+from functions.domain.seal import sha256_hex
+from functions.schemas.api import FeatureValue
+from functions.schemas.manifest import FileRef, ModelManifest
+from functions.schemas.record import ExplainerRef
+
+ReadFile = Callable[[str], bytes]
+
+
+def read_pinned(read: ReadFile, ref: FileRef, model_id: str) -> bytes:
+    """The file's bytes, or ManifestError when its SHA-256 differs from the manifest's."""
+    data = read(ref.path)
+    actual = sha256_hex(data)
+    if actual != ref.sha256:
+        raise ManifestError(
+            f"model {model_id}: {ref.path} has SHA-256 {actual}, the manifest pins {ref.sha256}; refusing to load it"
+        )
+    return data
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+@dataclass
+class TabularTreeRuntime:
+    """A LightGBM model over tabular features; categories encoded as their index."""
+
+    manifest: ModelManifest
+    explainer: ExplainerRef
+    booster: Any
+    background_rows: np.ndarray
+
+    def __post_init__(self) -> None:
+        self._explainer = _tabular_explainer(self.manifest, self.booster, self.background_rows)
+        self._binary = self.booster.num_model_per_iteration() == 1
+
+    def encode(self, inputs: Mapping[str, FeatureValue]) -> np.ndarray:
+        return encode_row(self.manifest, inputs)
+
+    def run(self, inputs: Mapping[str, FeatureValue]) -> ModelRun:
+        row = self.encode(inputs)
+        predicted = np.atleast_1d(self.booster.predict(row[None, :])[0])
+        if self._binary:
+            probabilities = np.array([1.0 - predicted[0], predicted[0]])
+            output = 0  # the single margin is the log-odds of the second label
+            explained = self.manifest.labels[1].name
+        else:
+            probabilities = predicted
+            output = int(np.argmax(predicted))
+            explained = self.manifest.labels[output].name
+        attribution = self._explainer.explain(row, output)
+        items = tuple(
+            ExplainedItem(key=f.name, value=inputs[f.name], attribution=float(a))
+            for f, a in zip(self.manifest.features, attribution.values, strict=True)
+        )
+        return ModelRun(tuple(float(p) for p in probabilities), explained, attribution, items)
+
+
+@dataclass
+class LinearTextRuntime:
+    """A linear model over bag-of-words counts; tokens map back to the words of the message."""
+
+    manifest: ModelManifest
+    explainer: ExplainerRef
+    vectorizer: BagOfWords
+    vocabulary: list[str]
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    def __post_init__(self) -> None:
+        baseline = np.zeros((1, len(self.vocabulary)))  # the empty message: only words present get credit
+        self._explainer = explainers.create(
+            self.manifest.explainer.method, self.coef, self.intercept, baseline, output_units=self.manifest.output_units
+        )
+
+    def run(self, inputs: Mapping[str, FeatureValue]) -> ModelRun:
+        text = str(inputs[self.manifest.features[0].name])
+        counts, occurrences = self.vectorizer.vectorize(text)
+        probabilities = _softmax(self.coef @ counts + self.intercept)
+        output = int(np.argmax(probabilities))
+        attribution = self._explainer.explain(counts, output)
+        items = tuple(
+            ExplainedItem(
+                key=self.vocabulary[index],
+                value=int(counts[index]),
+                attribution=float(attribution.values[index]),
+                spans=tuple((token.start, token.end) for token in tokens),
+            )
+            for index, tokens in sorted(occurrences.items())
+        )
+        return ModelRun(
+            tuple(float(p) for p in probabilities), self.manifest.labels[output].name, attribution, items
+        )
+
+
+def encode_row(manifest: ModelManifest, inputs: Mapping[str, FeatureValue]) -> np.ndarray:
+    """Validated tabular inputs as the model's float row (manifest order)."""
+    row = np.empty(len(manifest.features))
+    for i, feature in enumerate(manifest.features):
+        value = inputs[feature.name]
+        row[i] = (feature.categories or []).index(str(value)) if feature.type == "category" else float(value)
+    return row
+
+
+def _tabular_explainer(manifest: ModelManifest, booster: Any, background: np.ndarray) -> explainers.Explainer:
+    settings = manifest.explainer.settings
+    if manifest.explainer.method == "tree_shap":
+        return explainers.create("tree_shap", booster, output_units=manifest.output_units)
+
+    def raw_margin(rows: np.ndarray) -> np.ndarray:
+        return np.asarray(booster.predict(rows, raw_score=True))
+
+    return explainers.create(manifest.explainer.method, raw_margin, background, output_units=manifest.output_units, **settings)
+
+
+def _explainer_ref(manifest: ModelManifest, implementation: str) -> ExplainerRef:
+    exact = manifest.explainer.method != "permutation_shap"
+    return ExplainerRef(
+        method=manifest.explainer.method,
+        exact=exact,
+        implementation=implementation,
+        background_sha256=manifest.background.sha256 if manifest.background else None,
+    )
+
+
+def load_runtime(manifest: ModelManifest, read: ReadFile) -> TabularTreeRuntime | LinearTextRuntime:
+    """Load the artifact named by `manifest` through `read`, after checking its hash."""
+    artifact = read_pinned(read, manifest.artifact, manifest.id)
+    background = json.loads(read_pinned(read, manifest.background, manifest.id)) if manifest.background else None
+    if manifest.adapter.format == "lightgbm_text":
+        import lightgbm  # only the tree models pay for this import
+
+        rows = np.array([encode_row(manifest, row) for row in (background or {}).get("rows", [])])
+        implementation = (
+            f"lightgbm {version('lightgbm')} pred_contrib"
+            if manifest.explainer.method == "tree_shap"
+            else f"shap {version('shap')} {manifest.explainer.method}"
+        )
+        return TabularTreeRuntime(
+            manifest,
+            _explainer_ref(manifest, implementation),
+            lightgbm.Booster(model_str=artifact.decode()),
+            rows,
+        )
+    model = json.loads(artifact)
+    if model.get("format") != "candor.linear_text/1":
+        raise ManifestError(f"model {manifest.id}: {manifest.artifact.path} is not a candor.linear_text/1 artifact")
+    if model["labels"] != [label.name for label in manifest.labels]:
+        raise ManifestError(f"model {manifest.id}: the artifact's labels differ from the manifest's, or their order")
+    return LinearTextRuntime(
+        manifest,
+        _explainer_ref(manifest, "candor closed-form linear SHAP"),
+        BagOfWords(model["vocabulary"]),
+        model["vocabulary"],
+        np.asarray(model["coef"], dtype=float),
+        np.asarray(model["intercept"], dtype=float),
+    )

@@ -1,0 +1,30 @@
+"""Composition root shared by every function: notices and manifests (no model libraries)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from functions.domain.disclosure import NoticeCatalogue, OperatorProfile
+from functions.schemas.settings import CatalogSettings, catalog_settings
+from functions.stores import aws_clients
+from functions.stores.model_registry import ModelRegistry, source_from_uri
+
+
+def operator_profile(settings: CatalogSettings) -> OperatorProfile:
+    return OperatorProfile(
+        name=settings.operator_name,
+        ai_system_name=settings.ai_system_name,
+        human_contact=settings.human_contact,
+        policy_url=settings.policy_url,
+    )
+
+
+@cache
+def notices() -> NoticeCatalogue:
+    return NoticeCatalogue.load()
+
+
+@cache
+def manifests_registry() -> ModelRegistry:
+    """Manifests only: enough for /v1/models, without loading any model library."""
+    return ModelRegistry(source_from_uri(catalog_settings().models_uri, aws_clients.s3))

@@ -1,0 +1,77 @@
+"""POST /v1/decisions/{model_id}: the chatbot's call, made idempotent on request_id."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from functions.api.auth import Role, requires
+from functions.api.decision_dependencies import decision_services
+from functions.domain.decide import decide
+from functions.domain.inputs import validate_inputs
+from functions.schemas.api import DecisionRequest, DecisionResponse, ErrorBody
+from functions.schemas.settings import decision_settings
+
+router = Router()
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {"application/json": {"model": ErrorBody}}}
+    for status, text in {
+        400: "Malformed JSON or not an object",
+        401: "No authenticated caller",
+        403: "Not a chatbot",
+        404: "Unknown model",
+        409: "request_id reused with a different body, or still in progress",
+        413: "Body over 256 KB",
+        422: "Missing, unknown, mistyped or out-of-range field (named in `field`)",
+        502: "The model answered with something invalid",
+        503: "Model or storage unavailable; nothing was decided or stored",
+    }.items()
+}
+
+
+def _decide_once(*, data: dict[str, Any]) -> dict[str, Any]:
+    request = DecisionRequest.model_validate(data["request"])
+    return decide(data["model_id"], request, decision_services()).model_dump(mode="json")
+
+
+@cache
+def idempotent_decide() -> Any:
+    """`_decide_once` behind Powertools Idempotency: a replay returns the stored first answer."""
+    settings = decision_settings()
+    config = IdempotencyConfig(
+        event_key_jmespath="[model_id, request.request_id]",
+        payload_validation_jmespath="request",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=settings.idempotency_ttl_seconds,
+        hash_function="sha256",
+    )
+    store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+    return idempotent_function(_decide_once, data_keyword_argument="data", persistence_store=store, config=config)
+
+
+@router.post(
+    "/v1/decisions/<model_id>",
+    summary="Decide, explain, disclose and seal",
+    description="Calls the model, explains the outcome with SHAP, attaches the AI-disclosure notice, and stores "
+    "the sealed record before answering. A replayed request_id returns the first answer and stores nothing.",
+    middlewares=[requires(Role.chatbot)],
+    responses={200: {"description": "The decision with its explanation and notice"}, **_ERRORS},
+    tags=["decisions"],
+)
+def post_decision(
+    model_id: Annotated[str, Path(max_length=64)],
+    request: Annotated[DecisionRequest, Body(embed=False)],
+) -> DecisionResponse:
+    services = decision_services()
+    validate_inputs(services.models.runtime(model_id).manifest, request.inputs)  # 404/422 before any state is kept
+    response = idempotent_decide()(data={"model_id": model_id, "request": request.model_dump(mode="json")})
+    return DecisionResponse.model_validate(response)

@@ -1,0 +1,42 @@
+"""Domain exceptions. `functions/api/errors.py` is the one place that maps them to HTTP."""
+
+from __future__ import annotations
+
+
+class CandorError(Exception):
+    """Base class; `code` is the machine-readable error code clients see."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(CandorError):
+    """The caller sent something the model cannot take (422)."""
+
+    code = "invalid_input"
+
+
+class UnknownModel(CandorError):
+    code = "unknown_model"
+
+
+class ModelOutputInvalid(CandorError):
+    """The model answered with something unusable (502)."""
+
+    code = "bad_model_output"
+
+
+class DependencyUnavailable(CandorError):
+    """Storage, a key or the model endpoint failed or was too slow (503); nothing was released."""
+
+    code = "dependency_unavailable"
+
+
+class ManifestError(CandorError):
+    """A model manifest or artifact is invalid or does not match its pinned hash."""
+
+    code = "manifest_error"

@@ -1,0 +1,112 @@
+"""The sealed explanation record (requirements.md, checklist B).
+
+A record is a non-personal envelope plus a personal part. The envelope commits to the
+personal part through a salted hash, so erasing the personal part later leaves an
+envelope that still verifies, and the salt keeps low-entropy values (an age band) from
+being guessed back out of the hash.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.schemas.api import FeatureValue
+
+RECORD_SCHEMA = "candor.record/1"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelRef(_Frozen):
+    id: str
+    version: str
+    kind: Literal["routing", "decision"]
+    artifact_sha256: str
+
+
+class ExplainerRef(_Frozen):
+    method: str
+    exact: bool
+    implementation: str = Field(description="Library and version that computed the attributions.")
+    background_sha256: str | None
+
+
+class RecordedOutcome(_Frozen):
+    label: str
+    score: float
+    threshold: float | None
+    adverse: bool | None
+    probabilities: dict[str, float]
+
+
+class RecordedContribution(_Frozen):
+    feature: str
+    attribution: float
+
+
+class RecordedExplanation(_Frozen):
+    output_units: str
+    explained_output: str
+    base_value: float
+    model_output: float
+    additivity_error: float
+    contributions: list[RecordedContribution] = Field(description="Every non-zero attribution, largest first.")
+    summary: str
+    summary_locale: str
+
+
+class RecordedNotice(_Frozen):
+    notice_id: str
+    locale: str
+    jurisdiction: str
+
+
+class Retention(_Frozen):
+    retention_class: Literal["standard", "consequential"]
+    delete_after: str = Field(description="ISO date after which the record may be deleted.")
+    legal_hold: bool = False
+
+
+class ReviewState(_Frozen):
+    """Appeal and erasure start as 'none'; later changes are recorded as separate items."""
+
+    status: Literal["none"] = "none"
+
+
+class Envelope(_Frozen):
+    schema_version: Literal["candor.record/1"] = RECORD_SCHEMA
+    decision_id: str
+    request_id: str
+    decided_at: str
+    subject_hash: str | None = Field(description="HMAC-SHA256 of the subject id; the key is held apart.")
+    channel: str
+    locale: str
+    jurisdiction: str
+    model: ModelRef
+    explainer: ExplainerRef
+    outcome: RecordedOutcome
+    explanation: RecordedExplanation
+    disclosure: RecordedNotice
+    appeal: ReviewState = ReviewState()
+    erasure: ReviewState = ReviewState()
+    retention: Retention
+    personal_sha256: str = Field(description="SHA-256 of the canonical personal part (which carries a random salt).")
+
+
+class PersonalPart(_Frozen):
+    """Erasable on request: the inputs as stored (text redacted) and the fairness segments."""
+
+    inputs: dict[str, FeatureValue]
+    redactions: dict[str, int] = Field(description="How many items of each kind were redacted from free text.")
+    segments: dict[str, str]
+    salt: str
+
+
+class ExplanationRecord(_Frozen):
+    envelope: Envelope
+    personal: PersonalPart
+    content_sha256: str = Field(description="SHA-256 of the canonical envelope.")

@@ -1,0 +1,62 @@
+"""Configuration from the environment, validated once at cold start.
+
+A missing or malformed setting fails the cold start with a message naming the variable,
+rather than the hundredth request.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+class CatalogSettings(BaseSettings):
+    """What every function needs: where the models are, who operates the service, who may call."""
+
+    model_config = SettingsConfigDict(env_prefix="CANDOR_", frozen=True, extra="ignore")
+
+    models_uri: str = Field(
+        default=str(BUNDLED_MODELS),
+        description="Model registry: a folder, or s3://bucket/prefix holding <model_id>/manifest.json.",
+    )
+    operator_name: str = "Example Retail S.L."
+    ai_system_name: str = "Candor-assisted support assistant"
+    human_contact: str = "Write 'agent' in the chat or call +34 900 000 000 (Mon-Fri 9-18 CET)"
+    policy_url: str = "https://example.com/privacy/ai"
+    chatbot_role: str = Field(default="candor-chatbot", description="IAM role name of chatbot backends.")
+    auditor_role: str = Field(default="candor-auditor", description="IAM role name of auditors.")
+    privacy_role: str = Field(default="candor-privacy", description="IAM role name of privacy officers.")
+
+
+class DecisionSettings(CatalogSettings):
+    """The decision function also writes records, so it needs the stores and the hashing key."""
+
+    records_table: str
+    idempotency_table: str
+    archive_bucket: str
+    kms_key_id: str
+    subject_key_secret: str | None = Field(default=None, description="Secrets Manager id of the subject-hash key.")
+    subject_key: SecretStr | None = Field(default=None, description="The key itself; local stack and tests only.")
+    public_base_url: str = Field(default="http://127.0.0.1:3000", description="Base of the customer links.")
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> DecisionSettings:
+        if (self.subject_key is None) == (self.subject_key_secret is None):
+            raise ValueError("set exactly one of CANDOR_SUBJECT_KEY_SECRET (AWS) or CANDOR_SUBJECT_KEY (local)")
+        return self
+
+
+@lru_cache(maxsize=1)
+def catalog_settings() -> CatalogSettings:
+    return CatalogSettings()
+
+
+@lru_cache(maxsize=1)
+def decision_settings() -> DecisionSettings:
+    return DecisionSettings()  # type: ignore[call-arg]  # required fields come from the environment

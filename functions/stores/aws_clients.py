@@ -1,0 +1,36 @@
+"""The one factory of real AWS clients (cached per container; tests inject their own).
+
+Endpoints come from the standard AWS configuration, so `AWS_ENDPOINT_URL` points every
+client at the local stack's moto server.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+# Fail fast and let the caller answer 503: a chat turn cannot wait for long retries.
+_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=_CONFIG)
+
+
+@cache
+def s3() -> S3Client:
+    return boto3.client("s3", config=_CONFIG)
+
+
+@cache
+def secretsmanager() -> SecretsManagerClient:
+    return boto3.client("secretsmanager", config=_CONFIG)

@@ -1,0 +1,111 @@
+"""Where sealed records go: the S3 archive (full record) and the DynamoDB index (write-once).
+
+Order matters: the archive object is written first, the index item second. The index
+item is what makes a decision exist for auditors; an archive object without one (a crash
+between the two writes) is never served, and the caller got a 503.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.domain.errors import DependencyUnavailable
+from functions.domain.seal import canonical_json
+from functions.schemas.record import Envelope, ExplanationRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+INDEXED_ATTRIBUTIONS = 20  # the item keeps the largest few; the archive keeps all
+_serializer = TypeSerializer()
+
+
+def archive_key(envelope: Envelope) -> str:
+    """Hive-style partitions so that Athena/Glue can read the archive as a table."""
+    day = envelope.decided_at[:10]
+    return f"records/model={envelope.model.id}/date={day}/{envelope.decision_id}.json"
+
+
+def _expires_at(delete_after: str) -> int:
+    end_of_day = datetime.combine(date.fromisoformat(delete_after), time.max, tzinfo=timezone.utc)
+    return int(end_of_day.timestamp())
+
+
+def _number(value: float) -> Decimal:
+    return Decimal(repr(value))
+
+
+def index_item(record: ExplanationRecord, key: str) -> dict[str, Any]:
+    """The DynamoDB item: keys for the auditor queries plus what reports read without S3."""
+    env = record.envelope
+    item: dict[str, Any] = {
+        "decision_id": env.decision_id,
+        "decided_at": env.decided_at,
+        "model_day": f"{env.model.id}#{env.decided_at[:10]}",
+        "model_outcome": f"{env.model.id}#{env.outcome.label}",
+        "model_id": env.model.id,
+        "model_version": env.model.version,
+        "request_id": env.request_id,
+        "outcome": env.outcome.label,
+        "score": _number(env.outcome.score),
+        "notice_id": env.disclosure.notice_id,
+        "locale": env.locale,
+        "method": env.explainer.method,
+        "attributions": {c.feature: _number(c.attribution) for c in env.explanation.contributions[:INDEXED_ATTRIBUTIONS]},
+        "content_sha256": record.content_sha256,
+        "archive_key": key,
+        "retention_class": env.retention.retention_class,
+        "expires_at": _expires_at(env.retention.delete_after),
+        "segments": dict(record.personal.segments),
+    }
+    if env.outcome.adverse is not None:
+        item["adverse"] = env.outcome.adverse
+    if env.subject_hash is not None:  # absent keys keep the item out of the by_subject index
+        item["subject_hash"] = env.subject_hash
+    return item
+
+
+class AwsRecordStore:
+    """The RecordStore of the domain, on S3 (SSE-KMS, checksummed, no overwrite) and DynamoDB."""
+
+    def __init__(self, *, table: str, bucket: str, kms_key_id: str, dynamodb: DynamoDBClient, s3: S3Client) -> None:
+        self.table, self.bucket, self.kms_key_id = table, bucket, kms_key_id
+        self.dynamodb, self.s3 = dynamodb, s3
+
+    def put(self, record: ExplanationRecord) -> None:
+        body = canonical_json(record)
+        key = archive_key(record.envelope)
+        item = index_item(record, key)
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType="application/json",
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=self.kms_key_id,
+                ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
+                IfNoneMatch="*",
+                Metadata={"content-sha256": record.content_sha256},
+            )
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item={name: _serializer.serialize(value) for name, value in item.items()},  # type: ignore[misc]
+                ConditionExpression="attribute_not_exists(decision_id)",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise DependencyUnavailable(f"the record could not be stored: {_reason(error)}") from error
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "ClientError"))
+    return type(error).__name__

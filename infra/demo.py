@@ -1,0 +1,181 @@
+"""`make demo`: a scripted chatbot conversation through the local stack, end to end.
+
+Starts moto and the HTTP gateway, asks for the disclosure notice at first contact, sends
+English and Spanish turns to both bundled models over HTTP, prints each answer with its
+reasons and notice, and shows where each record landed (DynamoDB item, S3 object).
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from typing import Any
+
+import boto3
+import requests
+
+from infra.local_stack import LocalStack
+
+CONVERSATION: list[tuple[str, dict[str, Any]]] = [
+    (
+        "ticket-router",
+        {
+            "request_id": "demo-chat-1",
+            "subject_id": "customer-1042",
+            "locale": "en-GB",
+            "jurisdiction": "EU",
+            "inputs": {
+                "text": "Hi, I was charged twice for my subscription this month, card ending 4242. Email me at ana@example.com"
+            },
+            "segments": {"age_band": "35-64"},
+        },
+    ),
+    (
+        "ticket-router",
+        {
+            "request_id": "demo-chat-2",
+            "subject_id": "cliente-77",
+            "locale": "es-ES",
+            "jurisdiction": "EU",
+            "inputs": {
+                "text": "Mi pedido todavía no ha llegado y el seguimiento no se actualiza desde hace una semana"
+            },
+            "segments": {"age_band": "65+"},
+        },
+    ),
+    (
+        "ticket-router",
+        {
+            "request_id": "demo-chat-3",
+            "subject_id": "cliente-77",
+            "locale": "es-MX",
+            "jurisdiction": "US-CA",
+            "inputs": {"text": "No puedo iniciar sesión, la aplicación dice que mi contraseña es incorrecta"},
+        },
+    ),
+    (
+        "refund-decision",
+        {
+            "request_id": "demo-refund-1",
+            "subject_id": "customer-1042",
+            "locale": "en-US",
+            "jurisdiction": "US-CA",
+            "channel": "chat",
+            "inputs": {
+                "order_value": 89.9,
+                "days_since_delivery": 4,
+                "prior_refunds_12m": 0,
+                "account_age_days": 1460,
+                "orders_12m": 14,
+                "previous_complaints": 0,
+                "channel": "web",
+                "item_category": "electronics",
+                "delivery_status": "damaged",
+                "return_reason": "damaged",
+                "payment_method": "card",
+                "is_member": True,
+            },
+            "segments": {"age_band": "35-64", "gender": "female"},
+        },
+    ),
+    (
+        "refund-decision",
+        {
+            "request_id": "demo-refund-2",
+            "subject_id": "cliente-77",
+            "locale": "es-ES",
+            "jurisdiction": "EU",
+            "channel": "phone",
+            "inputs": {
+                "order_value": 240.0,
+                "days_since_delivery": 41,
+                "prior_refunds_12m": 3,
+                "account_age_days": 200,
+                "orders_12m": 5,
+                "previous_complaints": 2,
+                "channel": "phone",
+                "item_category": "home",
+                "delivery_status": "delivered",
+                "return_reason": "changed_mind",
+                "payment_method": "cash_on_delivery",
+                "is_member": False,
+            },
+            "segments": {"age_band": "65+", "gender": "male"},
+        },
+    ),
+]
+
+
+def _print_wrapped(label: str, text: str) -> None:
+    print(textwrap.fill(text, width=100, initial_indent=f"  {label:<11}", subsequent_indent=" " * 13))
+
+
+def _show_answer(model_id: str, request: dict[str, Any], answer: dict[str, Any]) -> None:
+    outcome, explanation, notice = answer["outcome"], answer["explanation"], answer["disclosure"]
+    print(f"\n── {model_id} · {request['locale']} · {request['request_id']}")
+    _print_wrapped("customer", str(request["inputs"].get("text", request["inputs"])))
+    print(f"  outcome    {outcome['display_name']} ({outcome['label']}, score {outcome['score']:.2f})")
+    _print_wrapped("why", explanation["summary"])
+    for c in explanation["contributions"][:4]:
+        value = f" = {c['display_value']}" if c.get("display_value") else ""
+        print(f"    {c['attribution']:+.3f}  {c['display_name']}{value}")
+    print(
+        f"  method     {explanation['method']} ({'exact' if explanation['exact'] else 'approximate'}), "
+        f"base {explanation['base_value']:+.3f} {explanation['output_units']}, "
+        f"additivity error {explanation['additivity_error']:.1e}"
+    )
+    _print_wrapped("notice", f"[{notice['notice_id']}] {notice['notice']}")
+    print(f"  page       {answer['links']['customer_view'][:90]}...")
+
+
+def main() -> int:
+    with LocalStack() as stack:
+        print(f"Local stack up: API {stack.api_url}  ·  AWS (moto) {stack.aws_url}")
+        chatbot = {"Authorization": f"Bearer {stack.tokens['chatbot']}"}
+        http = requests.Session()
+
+        first = http.get(
+            f"{stack.api_url}/v1/disclosure", params={"locale": "es-ES", "jurisdiction": "EU"}, headers=chatbot
+        )
+        first.raise_for_status()
+        print("\nFirst contact, before any AI answer (GET /v1/disclosure?locale=es-ES&jurisdiction=EU):")
+        _print_wrapped("notice", first.json()["notice"])
+
+        answers = []
+        for model_id, request in CONVERSATION:
+            response = http.post(f"{stack.api_url}/v1/decisions/{model_id}", json=request, headers=chatbot, timeout=30)
+            if response.status_code != 200:
+                print(f"FAILED {model_id} {request['request_id']}: {response.status_code} {response.text}")
+                return 1
+            answers.append(response.json())
+            _show_answer(model_id, request, answers[-1])
+
+        replay = http.post(f"{stack.api_url}/v1/decisions/ticket-router", json=CONVERSATION[0][1], headers=chatbot)
+        same = replay.json()["decision_id"] == answers[0]["decision_id"]
+        print(f"\nReplay of {CONVERSATION[0][1]['request_id']}: same decision returned, nothing new stored: {same}")
+
+        env = stack.env
+        dynamodb = boto3.client("dynamodb", endpoint_url=stack.aws_url, region_name=env["AWS_DEFAULT_REGION"])
+        s3 = boto3.client("s3", endpoint_url=stack.aws_url, region_name=env["AWS_DEFAULT_REGION"])
+        table, bucket = env["CANDOR_RECORDS_TABLE"], env["CANDOR_ARCHIVE_BUCKET"]
+        print(f"\nWhere the records landed (table {table}, bucket {bucket}):")
+        for answer in answers:
+            item = dynamodb.get_item(TableName=table, Key={"decision_id": {"S": answer["decision_id"]}})["Item"]
+            key = item["archive_key"]["S"]
+            head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+            print(
+                f"  {answer['decision_id']}  outcome={item['outcome']['S']:<18} sha256={item['content_sha256']['S'][:16]}…"
+            )
+            print(f"      s3://{bucket}/{key}  ({head['ContentLength']} bytes, {head.get('ServerSideEncryption')})")
+        count = dynamodb.scan(TableName=table, Select="COUNT")["Count"]  # a demo may count; the API never scans
+        print(f"\n{count} records stored for {len(answers)} decisions (the replay added none).")
+        if not same or count != len(answers):
+            return 1
+        print(
+            f"\nTry it yourself while `make serve` runs: aws --endpoint-url {stack.aws_url} dynamodb scan --table-name {table}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
