@@ -159,16 +159,30 @@ def _split(n: int) -> int:
 # --------------------------------------------------------------------------------------
 
 
+# Function words (accent-folded): a reason like "because it mentions 'has'" explains nothing.
+STOPWORDS = frozenset(
+    """
+    a about after again all am an and any are as at be been before but by can could did do does for from
+    had has have hi hello how if in into is it its just me my no not of on or our please so still than
+    thank thanks that the their them then there this to too up was we were what when which will with
+    would you your yours
+    al algo con como cual cuando de del desde donde el ella ellos en entre era es esta este esto estoy
+    fue gracias ha hace han hay hola la las le les lo los me mi mis muy nada ni no nos o para pero por
+    porque que se si sin sobre su sus tambien te tengo todavia tu un una uno unos y ya yo
+    """.split()
+)
+
+
 def build_vocabulary(texts: Sequence[str], min_df: int = MIN_DOCUMENT_FREQUENCY) -> list[str]:
-    """Tokens with a letter appearing in at least `min_df` of `texts`, sorted.
+    """Content words appearing in at least `min_df` of `texts`, sorted.
 
     Bare numbers (order numbers, amounts, card endings) say nothing about the queue and may
-    identify a customer, so they never become features.
+    identify a customer, and function words explain nothing, so neither becomes a feature.
     """
     df: Counter[str] = Counter()
     for text in texts:
         df.update({t.text for t in tokenize(text)})
-    return sorted(word for word, count in df.items() if count >= min_df and not word.isdigit())
+    return sorted(w for w, count in df.items() if count >= min_df and not w.isdigit() and w not in STOPWORDS)
 
 
 def train_ticket_router(out: Path) -> dict[str, Any]:

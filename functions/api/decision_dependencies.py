@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache, partial
 
@@ -11,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.adapters.in_process import load_runtime
 from functions.api.dependencies import notices, operator_profile
-from functions.domain.customer_links import customer_view_url
+from functions.domain.customer_links import LINK_LIFETIME, sign_token
 from functions.domain.decide import DecisionServices
 from functions.domain.errors import DependencyUnavailable
 from functions.domain.seal import subject_hash
@@ -31,6 +32,10 @@ def _purpose_key(master: bytes, purpose: str) -> bytes:
     return hmac.new(master, purpose.encode(), hashlib.sha256).digest()
 
 
+def _token_signer(key: bytes) -> Callable[[str, datetime], str]:
+    return lambda decision_id, decided: sign_token(decision_id, decided + LINK_LIFETIME, key)
+
+
 def _master_key(settings: DecisionSettings) -> bytes:
     if settings.subject_key is not None:
         return settings.subject_key.get_secret_value().encode()
@@ -45,11 +50,6 @@ def _master_key(settings: DecisionSettings) -> bytes:
 def decision_services() -> DecisionServices:
     settings = decision_settings()
     master = _master_key(settings)
-    link_key = _purpose_key(master, "customer-link/v1")
-
-    def link(decision_id: str, decided: datetime) -> str:
-        return customer_view_url(settings.public_base_url, decision_id, decided, link_key)
-
     return DecisionServices(
         models=models_registry(),
         notices=notices(),
@@ -62,5 +62,5 @@ def decision_services() -> DecisionServices:
             s3=aws_clients.s3(),
         ),
         hash_subject=partial(subject_hash, key=_purpose_key(master, "subject-hash/v1")),
-        customer_link=link,
+        sign_customer_token=_token_signer(_purpose_key(master, "customer-link/v1")),
     )

@@ -19,6 +19,5 @@ def sign_token(decision_id: str, expires: datetime, key: bytes) -> str:
     return f"{_b64(payload)}.{_b64(hmac.new(key, payload, hashlib.sha256).digest())}"
 
 
-def customer_view_url(base_url: str, decision_id: str, decided_at: datetime, key: bytes) -> str:
-    token = sign_token(decision_id, decided_at + LINK_LIFETIME, key)
+def customer_view_url(base_url: str, decision_id: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/v1/explanations/{decision_id}/view?token={token}"

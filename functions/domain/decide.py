@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+from functions.domain.customer_links import customer_view_url
 from functions.domain.disclosure import NoticeCatalogue, OperatorProfile
 from functions.domain.errors import ModelOutputInvalid
 from functions.domain.ids import new_ulid
@@ -57,11 +58,12 @@ class DecisionServices:
     operator: OperatorProfile
     records: RecordStore
     hash_subject: Callable[[str], str]
-    customer_link: Callable[[str, datetime], str]
+    sign_customer_token: Callable[[str, datetime], str]  # (decision id, decided at) -> token
     now: Callable[[], datetime] = utc_now
 
 
-def decide(model_id: str, request: DecisionRequest, services: DecisionServices) -> DecisionResponse:
+def decide(model_id: str, request: DecisionRequest, services: DecisionServices, links_base: str) -> DecisionResponse:
+    """Decide on `request` with model `model_id`; `links_base` is the public URL the customer link starts with."""
     runtime = services.models.runtime(model_id)
     manifest = runtime.manifest
     inputs, redactions = _minimised(manifest, validate_inputs(manifest, request.inputs))
@@ -147,7 +149,9 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices) 
         outcome=outcome,
         explanation=explanation,
         disclosure=notice,
-        links=Links(customer_view=services.customer_link(decision_id, decided)),
+        links=Links(
+            customer_view=customer_view_url(links_base, decision_id, services.sign_customer_token(decision_id, decided))
+        ),
     )
 
 

@@ -42,7 +42,9 @@ class DecisionSettings(CatalogSettings):
     kms_key_id: str
     subject_key_secret: str | None = Field(default=None, description="Secrets Manager id of the subject-hash key.")
     subject_key: SecretStr | None = Field(default=None, description="The key itself; local stack and tests only.")
-    public_base_url: str = Field(default="http://127.0.0.1:3000", description="Base of the customer links.")
+    public_base_url: str = Field(
+        default="", description="Base of the customer links; empty: the API's own URL, from the request."
+    )
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
 
     @model_validator(mode="after")

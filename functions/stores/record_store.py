@@ -92,6 +92,7 @@ class AwsRecordStore:
                 ContentType="application/json",
                 ServerSideEncryption="aws:kms",
                 SSEKMSKeyId=self.kms_key_id,
+                ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
                 IfNoneMatch="*",
                 Metadata={"content-sha256": record.content_sha256},

@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Any
 
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -21,6 +23,7 @@ from functions.schemas.api import DecisionRequest, DecisionResponse, ErrorBody
 from functions.schemas.settings import decision_settings
 
 router = Router()
+metrics = Metrics()
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": {"application/json": {"model": ErrorBody}}}
@@ -40,22 +43,38 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _decide_once(*, data: dict[str, Any]) -> dict[str, Any]:
     request = DecisionRequest.model_validate(data["request"])
-    return decide(data["model_id"], request, decision_services()).model_dump(mode="json")
+    response = decide(data["model_id"], request, decision_services(), data["links_base"])
+    metrics.add_metric(name="DecisionsSealed", unit=MetricUnit.Count, value=1)
+    return response.model_dump(mode="json")
+
+
+@cache
+def _idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="[model_id, request.request_id]",
+        payload_validation_jmespath="request",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=decision_settings().idempotency_ttl_seconds,
+        hash_function="sha256",
+    )
 
 
 @cache
 def idempotent_decide() -> Any:
     """`_decide_once` behind Powertools Idempotency: a replay returns the stored first answer."""
-    settings = decision_settings()
-    config = IdempotencyConfig(
-        event_key_jmespath="[model_id, request.request_id]",
-        payload_validation_jmespath="request",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=settings.idempotency_ttl_seconds,
-        hash_function="sha256",
+    store = DynamoDBPersistenceLayer(table_name=decision_settings().idempotency_table)
+    return idempotent_function(
+        _decide_once, data_keyword_argument="data", persistence_store=store, config=_idempotency_config()
     )
-    store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
-    return idempotent_function(_decide_once, data_keyword_argument="data", persistence_store=store, config=config)
+
+
+def _links_base() -> str:
+    """The configured public URL, or the API's own (`https://<domain>/<stage>`) as the request reached it."""
+    configured = decision_settings().public_base_url
+    if configured:
+        return configured
+    context = router.current_event.request_context
+    return f"https://{context.domain_name}/{context.stage}"
 
 
 @router.post(
@@ -71,7 +90,8 @@ def post_decision(
     model_id: Annotated[str, Path(max_length=64)],
     request: Annotated[DecisionRequest, Body(embed=False)],
 ) -> DecisionResponse:
-    services = decision_services()
-    validate_inputs(services.models.runtime(model_id).manifest, request.inputs)  # 404/422 before any state is kept
-    response = idempotent_decide()(data={"model_id": model_id, "request": request.model_dump(mode="json")})
-    return DecisionResponse.model_validate(response)
+    metrics.add_metric(name="DecisionRequests", unit=MetricUnit.Count, value=1)
+    validate_inputs(decision_services().models.runtime(model_id).manifest, request.inputs)  # 404/422 keep no state
+    _idempotency_config().register_lambda_context(router.lambda_context)  # in-progress locks expire with the Lambda
+    data = {"model_id": model_id, "request": request.model_dump(mode="json"), "links_base": _links_base()}
+    return DecisionResponse.model_validate(idempotent_decide()(data=data))

@@ -11,6 +11,7 @@ from tests.unit.domain.test_inputs import GOOD, MANIFEST
 from tests.unit.fakes import FakeCatalog, FixedRuntime, MemoryRecordStore
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+BASE = "https://api.example.com/prod"
 WEIGHTS = {"amount": 0.8, "days": -1.5, "member": 0.1, "channel": 0.0}
 
 
@@ -21,7 +22,7 @@ def services(store: MemoryRecordStore, probabilities=(0.3, 0.7)) -> DecisionServ
         operator=OperatorProfile(name="Op", ai_system_name="Bot", human_contact="call us", policy_url="https://x"),
         records=store,
         hash_subject=lambda s: f"hashed-{len(s)}",
-        customer_link=lambda d, _: f"https://candor/v1/explanations/{d}/view?token=t",
+        sign_customer_token=lambda d, _: f"token-for-{d}",
         now=lambda: NOW,
     )
 
@@ -33,7 +34,7 @@ def request(**changes) -> DecisionRequest:
 
 def test_a_decision_is_explained_disclosed_and_stored_before_it_is_returned():
     store = MemoryRecordStore()
-    answer = decide("toy", request(segments={"age_band": "65+"}), services(store))
+    answer = decide("toy", request(segments={"age_band": "65+"}), services(store), BASE)
 
     assert answer.outcome.label == "approve" and answer.outcome.adverse is False
     assert [c.feature for c in answer.explanation.contributions] == ["days", "amount", "member", "channel"]
@@ -51,27 +52,28 @@ def test_a_decision_is_explained_disclosed_and_stored_before_it_is_returned():
     assert record.personal.segments == {"age_band": "65+"}
     assert env.retention.retention_class == "standard" and env.retention.delete_after == "2027-05-27"
     assert env.appeal.status == "none" and env.erasure.status == "none"
+    assert answer.links.customer_view == f"{BASE}/v1/explanations/{answer.decision_id}/view?token=token-for-{answer.decision_id}"
 
 
 def test_a_threshold_below_the_score_gives_the_adverse_outcome():
-    answer = decide("toy", request(), services(MemoryRecordStore(), probabilities=(0.6, 0.4)))
+    answer = decide("toy", request(), services(MemoryRecordStore(), probabilities=(0.6, 0.4)), BASE)
     assert answer.outcome.label == "deny" and answer.outcome.adverse is True and answer.outcome.score == 0.6
 
 
 def test_storage_failure_releases_nothing():
     with pytest.raises(DependencyUnavailable):
-        decide("toy", request(), services(MemoryRecordStore(fail=True)))
+        decide("toy", request(), services(MemoryRecordStore(fail=True)), BASE)
 
 
 def test_unknown_model_and_bad_inputs_store_nothing():
     store = MemoryRecordStore()
     with pytest.raises(UnknownModel):
-        decide("nope", request(), services(store))
+        decide("nope", request(), services(store), BASE)
     with pytest.raises(InvalidInput):
-        decide("toy", request(inputs={**GOOD, "amount": -3}), services(store))
+        decide("toy", request(inputs={**GOOD, "amount": -3}), services(store), BASE)
     assert store.records == []
 
 
 def test_scores_outside_zero_one_are_a_model_failure():
     with pytest.raises(ModelOutputInvalid):
-        decide("toy", request(), services(MemoryRecordStore(), probabilities=(1.4, -0.4)))
+        decide("toy", request(), services(MemoryRecordStore(), probabilities=(1.4, -0.4)), BASE)

@@ -58,7 +58,7 @@ def _random_model(seed: int, objective: str) -> tuple[Any, np.ndarray]:
     return model, rows
 
 
-def _shap_cpp_tree_shap(model: Any, rows: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> tuple[np.ndarray, np.ndarray]:
+def shap_cpp_tree_shap(model: Any, rows: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> tuple[np.ndarray, np.ndarray]:
     """SHAP values (rows, F, K) and base values (K,) from shap's own TreeSHAP."""
     booster = getattr(model, "booster_", model)
     original_predict = booster.predict
@@ -74,7 +74,7 @@ def _shap_cpp_tree_shap(model: Any, rows: np.ndarray, monkeypatch: pytest.Monkey
     explainer.model.model_type = "internal"  # route shap_values to shap's C extension
     values = np.asarray(explainer.shap_values(rows, check_additivity=True))
     monkeypatch.undo()
-    values = values.reshape(rows.shape[0], N_FEATURES, -1)
+    values = values.reshape(rows.shape[0], rows.shape[1], -1)
     base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
     return values, base
 
@@ -89,7 +89,7 @@ def test_tree_shap_matches_shap_cpp_tree_shap(seed: int, objective: str, monkeyp
     assert explainer.n_outputs == expected_outputs
     ours = [[explainer.explain(row, k) for k in range(explainer.n_outputs)] for row in rows]
 
-    values, base = _shap_cpp_tree_shap(model, rows, monkeypatch)
+    values, base = shap_cpp_tree_shap(model, rows, monkeypatch)
 
     assert values.shape[2] == expected_outputs
     margins = np.asarray(getattr(model, "booster_", model).predict(rows, raw_score=True)).reshape(len(rows), -1)

@@ -1,0 +1,315 @@
+"""Candor on one machine, without AWS or Docker: moto as AWS, the template's resources, the handlers over HTTP.
+
+    python -m infra.local_stack serve            # PORT (3000) and AWS_PORT (4566) from the environment
+    python -m infra.local_stack events [--check] # (re)write events/*.json from the gateway's event builder
+
+In tests:
+
+    with LocalStack() as stack:                  # ephemeral ports
+        requests.get(f"{stack.api_url}/v1/health")
+
+The handlers read their settings from `os.environ` at import, so a `LocalStack` sets the environment
+before it imports them, and one process should use one `LocalStack` at a time (a session fixture):
+a second one gets new ports, but modules imported by the first keep their clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from infra import template as tpl
+from infra.gateway import TOKEN_ENV, Gateway, local_tokens, make_event
+from infra.local_aws import MotoEndpoint, provision, start_moto
+
+EVENTS_DIR = tpl.REPO_ROOT / "events"
+
+
+class LocalStack:
+    """moto + provisioned resources + the API gateway, each on 127.0.0.1, as a context manager.
+
+    `handlers` overrides the handler of a function logical id (e.g. a dummy for tests);
+    `preload=False` defers importing handlers to their first request; `quiet=False` logs each
+    API request (moto's per-call lines stay off).
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        aws_port: int = 0,
+        *,
+        host: str = "127.0.0.1",
+        template_path: Path | str = tpl.TEMPLATE_PATH,
+        handlers: Mapping[str, str] | None = None,
+        tokens: Mapping[str, str] | None = None,
+        preload: bool = True,
+        set_environ: bool = True,
+        quiet: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.aws_port = aws_port
+        self.template_path = template_path
+        self.handlers = dict(handlers or {})
+        self.tokens: dict[str, str] = dict(tokens) if tokens is not None else local_tokens()
+        self.preload = preload
+        self.set_environ = set_environ
+        self.quiet = quiet
+        self.api_url = ""
+        self.aws_url = ""
+        self.env: dict[str, str] = {}
+        self.gateway: Gateway | None = None
+        self._moto: MotoEndpoint | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._saved_environ: dict[str, str | None] = {}
+
+    def start(self) -> LocalStack:
+        """Start moto, provision, set the environment, import the handlers and serve the API."""
+        try:
+            self._moto = start_moto(self.aws_port, self.host)
+            self.aws_url = self._moto.url
+            self.gateway = Gateway(
+                tpl.routes(tpl.load_template(self.template_path)), tokens=self.tokens, handlers=self.handlers
+            )
+            # Bind first: the API's URL is part of the functions' environment (CANDOR_PUBLIC_BASE_URL).
+            self._server = self.gateway.make_server(self.host, self.port, quiet=self.quiet)
+            self.api_url = f"http://{self.host}:{self._server.server_address[1]}"
+            self.env = provision(self.aws_url, template_path=self.template_path, public_base_url=self.api_url)
+            self.env["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
+            self.env.update({TOKEN_ENV[role]: token for role, token in self.tokens.items()})
+            if self.set_environ:
+                self._saved_environ = {key: os.environ.get(key) for key in self.env}
+                os.environ.update(self.env)
+            if self.preload:
+                self.gateway.preload()
+            self._thread = threading.Thread(target=self._server.serve_forever, name="candor-gateway", daemon=True)
+            self._thread.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, stop moto and restore the environment."""
+        if self._server is not None:
+            if self._thread is not None:
+                self._server.shutdown()
+                self._thread.join(timeout=5)
+            self._server.server_close()
+            self._server, self._thread = None, None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        for key, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_environ = {}
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def _banner(stack: LocalStack) -> str:
+    api, aws = stack.api_url, stack.aws_url
+    chatbot = stack.tokens["chatbot"]
+    body = json.dumps(TICKET_ES, ensure_ascii=False)
+    lines = [
+        f"Candor API   {api}   (routes under /v1)",
+        f"AWS (moto)   {aws}   region {stack.env['AWS_DEFAULT_REGION']}",
+        "",
+        "Local bearer tokens (local stack only):",
+        *(f"  {role:8} {token}   (env {TOKEN_ENV[role]})" for role, token in stack.tokens.items()),
+        "",
+        "Try:",
+        f"  curl -s {api}/v1/health",
+        f"  curl -s -H 'Authorization: Bearer {chatbot}' {api}/v1/models",
+        f"  curl -s -H 'Authorization: Bearer {chatbot}' '{api}/v1/disclosure?locale=es-ES&jurisdiction=EU'",
+        f"  curl -s -X POST -H 'Authorization: Bearer {chatbot}' -H 'Content-Type: application/json' \\",
+        f"       -d '{body}' {api}/v1/decisions/ticket-router",
+        "",
+        "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1",
+        f"  aws --endpoint-url {aws} dynamodb list-tables",
+        f"  aws --endpoint-url {aws} dynamodb scan --table-name {stack.env['CANDOR_RECORDS_TABLE']}",
+        f"  aws --endpoint-url {aws} s3 ls s3://{stack.env['CANDOR_ARCHIVE_BUCKET']} --recursive",
+        "",
+        "Ctrl-C stops.",
+    ]
+    return "\n".join(lines)
+
+
+def serve() -> int:
+    """Serve on 127.0.0.1:$PORT (API) and 127.0.0.1:$AWS_PORT (moto) until interrupted."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("infra.gateway").setLevel(logging.INFO)
+    port = int(os.environ.get("PORT", "3000"))
+    aws_port = int(os.environ.get("AWS_PORT", "4566"))
+    with LocalStack(port=port, aws_port=aws_port, quiet=False) as stack:
+        print(_banner(stack), flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("\nstopping", file=sys.stderr)
+    return 0
+
+
+# -------------------------------------------------------------------------- events
+
+TICKET_ES = {
+    "request_id": "demo-1",
+    "subject_id": "customer-42",
+    "locale": "es-ES",
+    "jurisdiction": "EU",
+    "channel": "chat",
+    "inputs": {"text": "Me cobraron dos veces este mes"},
+    "segments": {"age_band": "65+"},
+}
+TICKET_EN = {
+    "request_id": "demo-2",
+    "subject_id": "customer-7",
+    "locale": "en",
+    "jurisdiction": "US-CA",
+    "channel": "email",
+    "inputs": {"text": "I can't log in to my account since the password reset"},
+    "segments": {"age_band": "25-34"},
+}
+REFUND = {
+    "request_id": "demo-3",
+    "subject_id": "customer-42",
+    "locale": "en",
+    "jurisdiction": "EU",
+    "channel": "web",
+    "inputs": {
+        "order_value": 129.9,
+        "days_since_delivery": 12,
+        "prior_refunds_12m": 1,
+        "account_age_days": 840,
+        "orders_12m": 9,
+        "previous_complaints": 0,
+        "channel": "web",
+        "item_category": "electronics",
+        "delivery_status": "damaged",
+        "return_reason": "damaged",
+        "payment_method": "card",
+        "is_member": True,
+    },
+    "segments": {"age_band": "35-44", "gender": "female"},
+}
+
+_EVENT_TIME = datetime(2026, 8, 3, 9, 0, 0, tzinfo=UTC)
+
+
+def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, dict[str, Any]]:
+    """file name -> API Gateway proxy event, one per route plus bad inputs, built by the gateway itself."""
+    routes = tpl.routes(tpl.load_template(template_path))
+    missing_id = {k: v for k, v in TICKET_EN.items() if k != "request_id"}
+    specs: dict[str, dict[str, Any]] = {
+        "health": {"method": "GET", "path": "/v1/health"},
+        "models": {"method": "GET", "path": "/v1/models", "role": "chatbot"},
+        "disclosure-en": {
+            "method": "GET",
+            "path": "/v1/disclosure",
+            "role": "chatbot",
+            "query": {"locale": "en", "jurisdiction": "default"},
+        },
+        "disclosure-es-eu": {
+            "method": "GET",
+            "path": "/v1/disclosure",
+            "role": "chatbot",
+            "query": {"locale": "es-ES", "jurisdiction": "EU"},
+        },
+        "decision-ticket-router-en": {"path": "/v1/decisions/ticket-router", "body": TICKET_EN},
+        "decision-ticket-router-es": {"path": "/v1/decisions/ticket-router", "body": TICKET_ES},
+        "decision-refund": {"path": "/v1/decisions/refund-decision", "body": REFUND},
+        "decision-malformed-json": {
+            "path": "/v1/decisions/ticket-router",
+            "body": '{"request_id": "bad-1", "inputs": {"text": "hola"',
+        },
+        "decision-unknown-model": {
+            "path": "/v1/decisions/no-such-model",
+            "body": {**TICKET_EN, "request_id": "bad-2"},
+        },
+        "decision-missing-request-id": {"path": "/v1/decisions/ticket-router", "body": missing_id},
+        # Handlers check the role themselves (defence in depth): these must get 403 / 401 from them.
+        "decision-wrong-role": {
+            "path": "/v1/decisions/ticket-router",
+            "body": {**TICKET_EN, "request_id": "bad-3"},
+            "role": "auditor",
+        },
+        "decision-no-identity": {
+            "path": "/v1/decisions/ticket-router",
+            "body": {**TICKET_EN, "request_id": "bad-4"},
+            "role": None,
+        },
+    }
+    events: dict[str, dict[str, Any]] = {}
+    for name, spec in specs.items():
+        events[f"{name}.json"] = make_event(
+            spec.get("method", "POST"),
+            spec["path"],
+            routes=routes,
+            body=spec.get("body"),
+            query=spec.get("query"),
+            role=spec.get("role", "chatbot"),
+            request_id=f"evt-{name}",
+            now=_EVENT_TIME,
+        )
+    return events
+
+
+def _render(event: Mapping[str, Any]) -> str:
+    return json.dumps(event, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_events(directory: Path = EVENTS_DIR, *, check: bool = False) -> list[str]:
+    """Write events/*.json (or, with check, list the files that differ from what would be written)."""
+    stale: list[str] = []
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, event in sample_events().items():
+        path = directory / name
+        text = _render(event)
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(name)
+        if not check:
+            path.write_text(text, encoding="utf-8")
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local_stack", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the API and moto until Ctrl-C (PORT, AWS_PORT)")
+    events = commands.add_parser("events", help="write events/*.json")
+    events.add_argument("--check", action="store_true", help="only report stale files; exit 1 if any")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve()
+    stale = write_events(check=args.check)
+    for name in stale:
+        print(f"{'stale' if args.check else 'wrote'} events/{name}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

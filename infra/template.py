@@ -1,0 +1,302 @@
+"""Read `template.yaml`: the single source of the tables, buckets and routes the local stack recreates.
+
+CloudFormation short tags (`!Ref`, `!Sub`, `!GetAtt`, ...) are kept as their long, unresolved
+forms (`{"Ref": ...}`, `{"Fn::Sub": ...}`), so the template can be inspected without AWS.
+
+Build recipe for `CatalogFunction` (`Metadata.BuildMethod: makefile`; `sam build` runs
+`make build-CatalogFunction` in the CodeUri directory with ARTIFACTS_DIR set). The catalog imports
+neither shap nor numpy, so it ships as a small zip; wheels are pinned to Lambda's platform so a
+build on macOS or ARM still gets linux x86_64 pydantic-core (recipe lines start with a tab):
+
+    build-CatalogFunction:
+        python -m pip install --quiet --target "$(ARTIFACTS_DIR)" \
+            --platform manylinux2014_x86_64 --implementation cp --python-version 3.11 --only-binary=:all: \
+            "aws-lambda-powertools[tracer]>=3.4" "pydantic>=2.9" "pydantic-settings>=2.5"
+        mkdir -p "$(ARTIFACTS_DIR)/functions" && cp -R functions/. "$(ARTIFACTS_DIR)/functions/"
+        cp -R models "$(ARTIFACTS_DIR)/models"
+        find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+_SCALAR_TAGS = (
+    "Base64",
+    "Cidr",
+    "FindInMap",
+    "GetAZs",
+    "ImportValue",
+    "Join",
+    "Select",
+    "Split",
+    "Sub",
+    "Transform",
+    "And",
+    "Equals",
+    "If",
+    "Not",
+    "Or",
+    "Condition",
+    "ToJsonString",
+    "Length",
+)
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """A safe YAML loader that reads CloudFormation short tags into their unresolved long form."""
+
+
+def _construct_node(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    raise yaml.constructor.ConstructorError(None, None, f"unexpected node {node!r}", node.start_mark)
+
+
+def _construct_ref(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+    return {"Ref": _construct_node(loader, node)}
+
+
+def _construct_get_att(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+    value = _construct_node(loader, node)
+    if isinstance(value, str):
+        # `!GetAtt Resource.Attribute` (the attribute itself may contain dots).
+        resource, _, attribute = value.partition(".")
+        value = [resource, attribute]
+    return {"Fn::GetAtt": value}
+
+
+def _make_fn_constructor(name: str) -> Any:
+    key = "Condition" if name == "Condition" else f"Fn::{name}"
+
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        return {key: _construct_node(loader, node)}
+
+    return construct
+
+
+CloudFormationLoader.add_constructor("!Ref", _construct_ref)
+CloudFormationLoader.add_constructor("!GetAtt", _construct_get_att)
+for _tag in _SCALAR_TAGS:
+    CloudFormationLoader.add_constructor(f"!{_tag}", _make_fn_constructor(_tag))
+
+
+def load_template(path: Path | str = TEMPLATE_PATH) -> dict[str, Any]:
+    """Parse a CloudFormation/SAM template, keeping intrinsic functions unresolved."""
+    with open(path, encoding="utf-8") as stream:
+        document = yaml.load(stream, Loader=CloudFormationLoader)  # noqa: S506 - a SafeLoader subclass
+    if not isinstance(document, dict) or "Resources" not in document:
+        raise ValueError(f"{path} is not a CloudFormation template")
+    return document
+
+
+@lru_cache(maxsize=8)
+def _cached_template(path: str) -> dict[str, Any]:
+    return load_template(path)
+
+
+def template(path: Path | str = TEMPLATE_PATH) -> dict[str, Any]:
+    """The parsed template, cached per path (treat it as read-only)."""
+    return _cached_template(str(Path(path).resolve()))
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What a DynamoDB table in the template looks like, in `CreateTable` terms."""
+
+    logical_id: str
+    key_schema: list[dict[str, str]]
+    attribute_definitions: list[dict[str, str]]
+    global_secondary_indexes: list[dict[str, Any]]
+    billing_mode: str
+    ttl_attribute: str | None
+    point_in_time_recovery: bool
+    deletion_protection: bool
+
+
+def tables(tpl: Mapping[str, Any] | None = None) -> dict[str, TableSpec]:
+    """Every `AWS::DynamoDB::Table`, by logical id."""
+    tpl = tpl if tpl is not None else template()
+    found: dict[str, TableSpec] = {}
+    for logical_id, resource in tpl["Resources"].items():
+        if resource.get("Type") != "AWS::DynamoDB::Table":
+            continue
+        props = resource.get("Properties", {})
+        ttl = props.get("TimeToLiveSpecification") or {}
+        found[logical_id] = TableSpec(
+            logical_id=logical_id,
+            key_schema=[dict(k) for k in props["KeySchema"]],
+            attribute_definitions=[dict(a) for a in props["AttributeDefinitions"]],
+            global_secondary_indexes=[
+                {
+                    "IndexName": gsi["IndexName"],
+                    "KeySchema": [dict(k) for k in gsi["KeySchema"]],
+                    "Projection": dict(gsi["Projection"]),
+                }
+                for gsi in props.get("GlobalSecondaryIndexes", [])
+            ],
+            billing_mode=props.get("BillingMode", "PROVISIONED"),
+            ttl_attribute=ttl.get("AttributeName") if ttl.get("Enabled") else None,
+            point_in_time_recovery=bool(
+                (props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
+            ),
+            deletion_protection=bool(props.get("DeletionProtectionEnabled")),
+        )
+    return found
+
+
+# -------------------------------------------------------------------------- buckets
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """What an `AWS::S3::Bucket` in the template promises about versioning and Object Lock."""
+
+    logical_id: str
+    versioning: bool
+    object_lock_enabled: bool
+    retention_mode: str | None = None
+    retention_days: int | None = None
+    retention_years: int | None = None
+    sse_algorithm: str | None = None
+
+    def default_retention(self) -> dict[str, Any] | None:
+        """The `DefaultRetention` block in S3 API terms, or None without Object Lock."""
+        if not self.object_lock_enabled or self.retention_mode is None:
+            return None
+        rule: dict[str, Any] = {"Mode": self.retention_mode}
+        if self.retention_days is not None:
+            rule["Days"] = self.retention_days
+        if self.retention_years is not None:
+            rule["Years"] = self.retention_years
+        return rule
+
+
+def buckets(tpl: Mapping[str, Any] | None = None) -> dict[str, BucketSpec]:
+    """Every `AWS::S3::Bucket`, by logical id."""
+    tpl = tpl if tpl is not None else template()
+    found: dict[str, BucketSpec] = {}
+    for logical_id, resource in tpl["Resources"].items():
+        if resource.get("Type") != "AWS::S3::Bucket":
+            continue
+        props = resource.get("Properties", {})
+        lock = props.get("ObjectLockConfiguration") or {}
+        retention = (lock.get("Rule") or {}).get("DefaultRetention") or {}
+        sse_rules = (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration") or [{}]
+        found[logical_id] = BucketSpec(
+            logical_id=logical_id,
+            versioning=(props.get("VersioningConfiguration") or {}).get("Status") == "Enabled",
+            object_lock_enabled=bool(props.get("ObjectLockEnabled")) and lock.get("ObjectLockEnabled") == "Enabled",
+            retention_mode=retention.get("Mode"),
+            retention_days=int(retention["Days"]) if "Days" in retention else None,
+            retention_years=int(retention["Years"]) if "Years" in retention else None,
+            sse_algorithm=(sse_rules[0].get("ServerSideEncryptionByDefault") or {}).get("SSEAlgorithm"),
+        )
+    return found
+
+
+# --------------------------------------------------------------------------- routes
+
+Auth = Literal["none", "iam"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One API Gateway method: who serves it and how it is authorized."""
+
+    method: str  # upper case: GET, POST, ...
+    path: str  # resource path with placeholders, e.g. /v1/decisions/{model_id}
+    function: str  # logical id of the serverless function
+    handler: str  # dotted path, e.g. functions.handlers.decisions.lambda_handler
+    auth: Auth
+    api_key_required: bool
+    timeout_s: int = 3
+    memory_mb: int = 128
+    event_name: str = field(default="", compare=False)
+
+
+def _function_properties(tpl: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict((tpl.get("Globals") or {}).get("Function") or {})
+    merged.update(props)
+    return merged
+
+
+def _handler_of(logical_id: str, props: Mapping[str, Any]) -> str:
+    if props.get("PackageType") == "Image":
+        command = (props.get("ImageConfig") or {}).get("Command") or []
+        if not command:
+            raise ValueError(f"{logical_id}: image function without ImageConfig.Command")
+        return str(command[0])
+    if "Handler" not in props:
+        raise ValueError(f"{logical_id}: zip function without Handler")
+    return str(props["Handler"])
+
+
+def routes(tpl: Mapping[str, Any] | None = None) -> list[Route]:
+    """Every `Type: Api` event of every serverless function, sorted by path then method."""
+    tpl = tpl if tpl is not None else template()
+    resources = tpl["Resources"]
+    found: list[Route] = []
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = _function_properties(tpl, resource.get("Properties", {}))
+        handler = _handler_of(logical_id, props)
+        for event_name, event in (props.get("Events") or {}).items():
+            if event.get("Type") != "Api":
+                continue
+            event_props = event.get("Properties", {})
+            api_auth: Mapping[str, Any] = {}
+            api_ref = event_props.get("RestApiId")
+            if isinstance(api_ref, dict) and "Ref" in api_ref:
+                api_auth = (resources.get(api_ref["Ref"], {}).get("Properties") or {}).get("Auth") or {}
+            event_auth = event_props.get("Auth") or {}
+            authorizer = event_auth.get("Authorizer", api_auth.get("DefaultAuthorizer", "NONE"))
+            found.append(
+                Route(
+                    method=str(event_props["Method"]).upper(),
+                    path=str(event_props["Path"]),
+                    function=logical_id,
+                    handler=handler,
+                    auth="none" if authorizer == "NONE" else "iam",
+                    api_key_required=bool(event_auth.get("ApiKeyRequired", api_auth.get("ApiKeyRequired", False))),
+                    timeout_s=int(props.get("Timeout", 3)),
+                    memory_mb=int(props.get("MemorySize", 128)),
+                    event_name=event_name,
+                )
+            )
+    return sorted(found, key=lambda r: (r.path, r.method))
+
+
+# ---------------------------------------------------------------------- environment
+
+
+def function_environment(tpl: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`Globals.Function.Environment.Variables`, unresolved (literals stay strings, refs stay dicts)."""
+    tpl = tpl if tpl is not None else template()
+    globals_fn = (tpl.get("Globals") or {}).get("Function") or {}
+    return dict((globals_fn.get("Environment") or {}).get("Variables") or {})
+
+
+def parameter_default(name: str, tpl: Mapping[str, Any] | None = None) -> str | None:
+    """The default of a template parameter, as a string, or None."""
+    tpl = tpl if tpl is not None else template()
+    param = (tpl.get("Parameters") or {}).get(name) or {}
+    default = param.get("Default")
+    return None if default is None else str(default)

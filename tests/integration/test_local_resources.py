@@ -1,0 +1,263 @@
+"""The local resources are the template's resources; the template keeps the promises moto cannot test.
+
+moto does not enforce compliance-mode retention, TTL expiry or IAM (requirements.md, D), so the
+last section asserts those properties on template.yaml itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from infra import template as tpl
+from infra.gateway import DEFAULT_TOKENS
+from infra.local_stack import LocalStack
+
+TEMPLATE = tpl.template()
+TABLES = tpl.tables(TEMPLATE)
+BUCKETS = tpl.buckets(TEMPLATE)
+TABLE_ENV = {"RecordsTable": "CANDOR_RECORDS_TABLE", "IdempotencyTable": "CANDOR_IDEMPOTENCY_TABLE"}
+BUCKET_ENV = {"ArchiveBucket": "CANDOR_ARCHIVE_BUCKET"}
+
+
+def _sorted_attrs(items: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    return sorted((a["AttributeName"], a["AttributeType"]) for a in items)
+
+
+def _gsis(items: Sequence[Mapping[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    return {
+        g["IndexName"]: (
+            [(k["AttributeName"], k["KeyType"]) for k in g["KeySchema"]],
+            g["Projection"]["ProjectionType"],
+        )
+        for g in items
+    }
+
+
+# ------------------------------------------------------------ moto matches template
+
+
+@pytest.mark.parametrize("logical_id", sorted(TABLES))
+def test_tables_match_the_template(aws_env: dict[str, str], logical_id: str) -> None:
+    spec = TABLES[logical_id]
+    client = boto3.client("dynamodb")
+    name = aws_env[TABLE_ENV[logical_id]]
+    table = client.describe_table(TableName=name)["Table"]
+
+    assert table["KeySchema"] == spec.key_schema
+    assert _sorted_attrs(table["AttributeDefinitions"]) == _sorted_attrs(spec.attribute_definitions)
+    assert _gsis(table.get("GlobalSecondaryIndexes", [])) == _gsis(spec.global_secondary_indexes)
+    assert table["BillingModeSummary"]["BillingMode"] == spec.billing_mode
+    assert table["SSEDescription"]["SSEType"] == "KMS"
+    assert table["SSEDescription"]["KMSMasterKeyArn"] == aws_env["CANDOR_KMS_KEY_ID"]
+
+    ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert spec.ttl_attribute
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", spec.ttl_attribute)
+    backups = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_records_table_has_the_auditor_indexes() -> None:
+    # Pinned so a rename in the template is a conscious change (the audit queries use these names).
+    assert _gsis(TABLES["RecordsTable"].global_secondary_indexes) == {
+        "by_model_day": ([("model_day", "HASH"), ("decided_at", "RANGE")], "ALL"),
+        "by_subject": ([("subject_hash", "HASH"), ("decided_at", "RANGE")], "ALL"),
+        "by_model_outcome": ([("model_outcome", "HASH"), ("decided_at", "RANGE")], "ALL"),
+    }
+    assert TABLES["RecordsTable"].key_schema == [{"AttributeName": "decision_id", "KeyType": "HASH"}]
+    assert TABLES["IdempotencyTable"].key_schema == [{"AttributeName": "id", "KeyType": "HASH"}]
+
+
+def test_archive_bucket_matches_the_template(aws_env: dict[str, str]) -> None:
+    spec = BUCKETS["ArchiveBucket"]
+    s3 = boto3.client("s3")
+    name = aws_env["CANDOR_ARCHIVE_BUCKET"]
+
+    assert s3.get_bucket_versioning(Bucket=name).get("Status") == ("Enabled" if spec.versioning else None)
+    lock = s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    retention = {k: v for k, v in lock["Rule"]["DefaultRetention"].items() if v}  # moto reports Years: 0
+    assert retention == spec.default_retention()
+
+    rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == aws_env["CANDOR_KMS_KEY_ID"]
+    block = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+
+
+def test_provision_sets_every_function_variable(aws_env: dict[str, str]) -> None:
+    assert set(tpl.function_environment(TEMPLATE)) <= set(aws_env)
+    for name in tpl.function_environment(TEMPLATE):
+        assert aws_env[name], name
+        assert os.environ[name] == aws_env[name]
+    assert "AWS_ENDPOINT_URL" not in os.environ  # mock_aws intercepts the default endpoints
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=aws_env["CANDOR_SUBJECT_KEY_SECRET"])
+    assert len(secret["SecretString"]) >= 32
+    key = boto3.client("kms").describe_key(KeyId=aws_env["CANDOR_KMS_KEY_ID"])["KeyMetadata"]
+    assert key["KeySpec"] == "SYMMETRIC_DEFAULT"
+
+
+def test_records_are_write_once_with_a_conditional_put(aws_env: dict[str, str]) -> None:
+    table = boto3.resource("dynamodb").Table(aws_env["CANDOR_RECORDS_TABLE"])
+    item = {"decision_id": "d-1", "model_day": "ticket-router#2026-08-03", "decided_at": "2026-08-03T09:00:00Z"}
+    table.put_item(Item=item, ConditionExpression="attribute_not_exists(decision_id)")
+    with pytest.raises(table.meta.client.exceptions.ConditionalCheckFailedException):
+        table.put_item(Item=item, ConditionExpression="attribute_not_exists(decision_id)")
+    found = table.query(
+        IndexName="by_model_day",
+        KeyConditionExpression="model_day = :d AND decided_at BETWEEN :a AND :b",
+        ExpressionAttributeValues={":d": "ticket-router#2026-08-03", ":a": "2026-08-03", ":b": "2026-08-04"},
+    )
+    assert [i["decision_id"] for i in found["Items"]] == ["d-1"]
+
+
+# -------------------------------------------------------------- the local stack
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalStack]:
+    echo = "tests.dummy_handlers.echo"
+    with LocalStack(handlers={"DecisionsFunction": echo, "CatalogFunction": echo}) as running:
+        yield running
+
+
+def test_local_stack_serves_the_routes_with_the_provisioned_environment(stack: LocalStack) -> None:
+    health = requests.get(f"{stack.api_url}/v1/health", timeout=10)
+    assert health.status_code == 200
+    env = health.json()["env"]
+    assert env["CANDOR_RECORDS_TABLE"] == "candor-records"
+    assert env["AWS_ENDPOINT_URL"] == stack.aws_url
+    assert env["CANDOR_PUBLIC_BASE_URL"] == stack.api_url
+
+    body = json.dumps({"request_id": "x", "inputs": {"text": "é" * 100_000}}, ensure_ascii=False).encode()
+    decided = requests.post(
+        f"{stack.api_url}/v1/decisions/ticket-router",
+        data=body,
+        headers={"Authorization": f"Bearer {DEFAULT_TOKENS['chatbot']}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert decided.status_code == 200
+    event = decided.json()["event"]
+    assert event["body"].encode() == body
+    assert event["requestContext"]["identity"]["userArn"].endswith("assumed-role/candor-chatbot/local")
+    assert decided.headers.getlist("X-Multi") if hasattr(decided.headers, "getlist") else True
+
+    unauthenticated = requests.post(f"{stack.api_url}/v1/decisions/ticket-router", data=b"{}", timeout=10)
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["error"]["code"] == "unauthenticated"
+    assert requests.get(f"{stack.api_url}/v1/nope", timeout=10).status_code == 404
+    assert requests.get(f"{stack.api_url}/v1/decisions/x", timeout=10).status_code == 405
+
+
+def test_aws_cli_works_against_the_local_stack(stack: LocalStack) -> None:
+    aws = Path(sys.executable).with_name("aws")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+
+    def cli(*args: str) -> Any:
+        done = subprocess.run(  # noqa: S603 - fixed argv, the venv's own awscli
+            [str(aws), "--endpoint-url", stack.aws_url, "--output", "json", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert set(cli("dynamodb", "list-tables")["TableNames"]) == {"candor-records", "candor-idempotency"}
+    lock = cli("s3api", "get-object-lock-configuration", "--bucket", "candor-archive")
+    assert lock["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
+
+
+def test_local_stack_restores_the_environment() -> None:
+    before = os.environ.get("CANDOR_RECORDS_TABLE")
+    with LocalStack(handlers={"CatalogFunction": "tests.dummy_handlers.echo"}, preload=False):
+        assert os.environ["CANDOR_RECORDS_TABLE"] == "candor-records"
+    assert os.environ.get("CANDOR_RECORDS_TABLE") == before
+
+
+# ------------------------------------------------------- promises moto can't test
+
+
+def _function_statements(logical_id: str) -> list[dict[str, Any]]:
+    policies = TEMPLATE["Resources"][logical_id]["Properties"].get("Policies", [])
+    return [s for p in policies if isinstance(p, dict) for s in p.get("Statement", [])]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("logical_id", ["DecisionsFunction", "CatalogFunction"])
+def test_function_policies_have_no_wildcards(logical_id: str) -> None:
+    for statement in _function_statements(logical_id):
+        assert statement["Effect"] == "Allow"
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action, statement
+        for resource in _as_list(statement["Resource"]):
+            assert resource != "*", statement
+
+
+def test_the_record_writer_cannot_rewrite_or_shorten_retention() -> None:
+    statements = _function_statements("DecisionsFunction")
+    on_records = {
+        action
+        for s in statements
+        for action in _as_list(s["Action"])
+        if {"Fn::GetAtt": ["RecordsTable", "Arn"]} in _as_list(s["Resource"])
+    }
+    assert on_records == {"dynamodb:PutItem"}
+    actions = {a for s in statements for a in _as_list(s["Action"])}
+    assert not {"s3:PutObjectRetention", "s3:BypassGovernanceRetention", "s3:DeleteObject"} & actions
+    assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem"} & on_records
+    archive = [s for s in statements if "s3:PutObject" in _as_list(s["Action"])]
+    assert [s["Resource"] for s in archive] == [{"Fn::Sub": "${ArchiveBucket.Arn}/records/*"}]
+
+
+def test_archive_retention_is_compliance_with_exactly_one_period() -> None:
+    props = TEMPLATE["Resources"]["ArchiveBucket"]["Properties"]
+    retention = props["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    assert retention["Mode"] == "COMPLIANCE"
+    assert len({"Days", "Years"} & set(retention)) == 1
+    assert retention.get("Days", 0) >= 183 or retention.get("Years", 0) >= 1  # at least six months
+    assert props["VersioningConfiguration"]["Status"] == "Enabled"
+    assert all(props["PublicAccessBlockConfiguration"].values())
+
+
+@pytest.mark.parametrize("logical_id", ["RecordsTable", "IdempotencyTable", "ArchiveBucket", "RecordsKey"])
+def test_stateful_resources_are_retained(logical_id: str) -> None:
+    resource = TEMPLATE["Resources"][logical_id]
+    assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_buckets_deny_plain_http() -> None:
+    for policy_id, bucket in [("ArchiveBucketPolicy", "ArchiveBucket"), ("AccessLogsBucketPolicy", "AccessLogsBucket")]:
+        policy = TEMPLATE["Resources"][policy_id]["Properties"]
+        assert policy["Bucket"] == {"Ref": bucket}
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in policy["PolicyDocument"]["Statement"]
+        )
+
+
+def test_every_route_is_authorized_except_health() -> None:
+    open_routes = [(r.method, r.path) for r in tpl.routes(TEMPLATE) if r.auth == "none"]
+    assert open_routes == [("GET", "/v1/health")]
