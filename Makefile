@@ -66,8 +66,9 @@ clean:  ## remove the virtualenv and caches
 # `sam build` runs this for the catalog function (Metadata: BuildMethod: makefile):
 # only the light code and its dependencies go into the zip; no numpy, shap or LightGBM.
 build-CatalogFunction:
-	$(PYTHON) -m pip install --quiet --target $(ARTIFACTS_DIR) \
-		'aws-lambda-powertools>=3.4' 'pydantic>=2.9' 'pydantic-settings>=2.5'
-	mkdir -p $(ARTIFACTS_DIR)/functions && cp -r functions/. $(ARTIFACTS_DIR)/functions/
-	cp -r models $(ARTIFACTS_DIR)/models
-	find $(ARTIFACTS_DIR) -name __pycache__ -prune -exec rm -rf {} +
+	$(PYTHON) -m pip install --quiet --target "$(ARTIFACTS_DIR)" \
+		--platform manylinux2014_x86_64 --implementation cp --python-version 3.11 --only-binary=:all: \
+		"aws-lambda-powertools[tracer]>=3.4" "pydantic>=2.9" "pydantic-settings>=2.5"
+	mkdir -p "$(ARTIFACTS_DIR)/functions" && cp -R functions/. "$(ARTIFACTS_DIR)/functions/"
+	mkdir -p "$(ARTIFACTS_DIR)/models" && cd models && find . -name manifest.json -exec cp --parents {} "$(ARTIFACTS_DIR)/models/" \;
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +

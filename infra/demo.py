@@ -25,7 +25,8 @@ CONVERSATION: list[tuple[str, dict[str, Any]]] = [
             "locale": "en-GB",
             "jurisdiction": "EU",
             "inputs": {
-                "text": "Hi, I was charged twice for my subscription this month, card ending 4242. Email me at ana@example.com"
+                "text": "Hi, I was charged twice for my subscription this month, card 4111 1111 1111 1111. "
+                "Email me at ana@example.com"
             },
             "segments": {"age_band": "35-64"},
         },
@@ -113,7 +114,8 @@ def _print_wrapped(label: str, text: str) -> None:
 def _show_answer(model_id: str, request: dict[str, Any], answer: dict[str, Any]) -> None:
     outcome, explanation, notice = answer["outcome"], answer["explanation"], answer["disclosure"]
     print(f"\n── {model_id} · {request['locale']} · {request['request_id']}")
-    _print_wrapped("customer", str(request["inputs"].get("text", request["inputs"])))
+    inputs = request["inputs"]
+    _print_wrapped("customer", inputs["text"] if "text" in inputs else ", ".join(f"{k}={v}" for k, v in inputs.items()))
     print(f"  outcome    {outcome['display_name']} ({outcome['label']}, score {outcome['score']:.2f})")
     _print_wrapped("why", explanation["summary"])
     for c in explanation["contributions"][:4]:
@@ -164,7 +166,8 @@ def main() -> int:
             key = item["archive_key"]["S"]
             head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
             print(
-                f"  {answer['decision_id']}  outcome={item['outcome']['S']:<18} sha256={item['content_sha256']['S'][:16]}…"
+                f"  {answer['decision_id']}  outcome={item['outcome']['S']:<18} "
+                f"sha256={item['content_sha256']['S'][:16]}…"
             )
             print(f"      s3://{bucket}/{key}  ({head['ContentLength']} bytes, {head.get('ServerSideEncryption')})")
         count = dynamodb.scan(TableName=table, Select="COUNT")["Count"]  # a demo may count; the API never scans
@@ -172,7 +175,8 @@ def main() -> int:
         if not same or count != len(answers):
             return 1
         print(
-            f"\nTry it yourself while `make serve` runs: aws --endpoint-url {stack.aws_url} dynamodb scan --table-name {table}"
+            "\nKeep a stack up with `make serve`, then: "
+            f"aws --endpoint-url http://127.0.0.1:4566 dynamodb scan --table-name {table}"
         )
     return 0
 

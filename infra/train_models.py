@@ -169,7 +169,7 @@ STOPWORDS = frozenset(
     al algo con como cual cuando de del desde donde el ella ellos en entre era es esta este esto estoy
     fue gracias ha hace han hay hola la las le les lo los me mi mis muy nada ni no nos o para pero por
     porque que se si sin sobre su sus tambien te tengo todavia tu un una uno unos y ya yo
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads better as prose
 )
 
 

@@ -109,9 +109,7 @@ class LinearTextRuntime:
             )
             for index, tokens in sorted(occurrences.items())
         )
-        return ModelRun(
-            tuple(float(p) for p in probabilities), self.manifest.labels[output].name, attribution, items
-        )
+        return ModelRun(tuple(float(p) for p in probabilities), self.manifest.labels[output].name, attribution, items)
 
 
 def encode_row(manifest: ModelManifest, inputs: Mapping[str, FeatureValue]) -> np.ndarray:
@@ -131,7 +129,9 @@ def _tabular_explainer(manifest: ModelManifest, booster: Any, background: np.nda
     def raw_margin(rows: np.ndarray) -> np.ndarray:
         return np.asarray(booster.predict(rows, raw_score=True))
 
-    return explainers.create(manifest.explainer.method, raw_margin, background, output_units=manifest.output_units, **settings)
+    return explainers.create(
+        manifest.explainer.method, raw_margin, background, output_units=manifest.output_units, **settings
+    )
 
 
 def _explainer_ref(manifest: ModelManifest, implementation: str) -> ExplainerRef:

@@ -34,7 +34,11 @@ def role_name(principal_arn: str) -> str | None:
 
 
 def caller_role(identity: dict, settings: CatalogSettings) -> Role | None:
-    roles = {settings.chatbot_role: Role.chatbot, settings.auditor_role: Role.auditor, settings.privacy_role: Role.privacy}
+    roles = {
+        settings.chatbot_role: Role.chatbot,
+        settings.auditor_role: Role.auditor,
+        settings.privacy_role: Role.privacy,
+    }
     name = role_name(identity.get("userArn") or "")
     return roles.get(name) if name else None
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
@@ -29,6 +30,7 @@ from functions.domain.errors import (
     ModelOutputInvalid,
     UnknownModel,
 )
+from functions.schemas.api import ErrorBody
 
 logger = Logger(child=True)
 
@@ -57,6 +59,17 @@ def error_response(status: HTTPStatus, code: str, message: str, field: str | Non
     if field is not None:
         error["field"] = field
     return Response(status_code=int(status), content_type="application/json", body=json.dumps({"error": error}))
+
+
+def documented(**descriptions: str) -> dict[int, OpenAPIResponse]:
+    """OpenAPI `responses` for error statuses, e.g. `documented(e404="Unknown model")`."""
+    return {
+        int(name.removeprefix("e")): {"description": text, "content": {"application/json": {"model": ErrorBody}}}
+        for name, text in descriptions.items()
+    }
+
+
+AUTH_ERRORS = documented(e401="No authenticated caller", e403="The caller's role may not use this route")
 
 
 def _status_of(error: CandorError) -> HTTPStatus:
@@ -98,13 +111,19 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
     @app.exception_handler(IdempotencyValidationError)
     def _conflict(_: IdempotencyValidationError) -> Response[str]:
         return error_response(
-            HTTPStatus.CONFLICT, "idempotency_conflict", "this request_id was already used with a different body", "request_id"
+            HTTPStatus.CONFLICT,
+            "idempotency_conflict",
+            "this request_id was already used with a different body",
+            "request_id",
         )
 
     @app.exception_handler(IdempotencyAlreadyInProgressError)
     def _in_progress(_: IdempotencyAlreadyInProgressError) -> Response[str]:
         return error_response(
-            HTTPStatus.CONFLICT, "request_in_progress", "a request with this request_id is still being processed", "request_id"
+            HTTPStatus.CONFLICT,
+            "request_in_progress",
+            "a request with this request_id is still being processed",
+            "request_id",
         )
 
     @app.exception_handler(IdempotencyPersistenceLayerError)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from functions.domain.customer_links import customer_view_url
 from functions.domain.disclosure import NoticeCatalogue, OperatorProfile
@@ -46,7 +46,7 @@ ADDITIVITY_TOLERANCE = 1e-6
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,9 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
     )
 
 
-def _minimised(manifest: ModelManifest, inputs: dict[str, FeatureValue]) -> tuple[dict[str, FeatureValue], dict[str, int]]:
+def _minimised(
+    manifest: ModelManifest, inputs: dict[str, FeatureValue]
+) -> tuple[dict[str, FeatureValue], dict[str, int]]:
     """Redact personal data from free text before the model or the store sees it."""
     counts: dict[str, int] = {}
     for feature in manifest.features:
@@ -169,7 +171,9 @@ def _minimised(manifest: ModelManifest, inputs: dict[str, FeatureValue]) -> tupl
 
 def _delete_after(day: date, retention_class: str, operator: OperatorProfile) -> date:
     """The same periods the notice promises the customer (the operator's retention months)."""
-    months = operator.retention_months_consequential if retention_class == "consequential" else operator.retention_months
+    months = (
+        operator.retention_months_consequential if retention_class == "consequential" else operator.retention_months
+    )
     year, month = divmod(day.month - 1 + months, 12)
     year, month = day.year + year, month + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

@@ -18,7 +18,9 @@ def validate_inputs(manifest: ModelManifest, inputs: Mapping[str, FeatureValue])
     expected = {feature.name for feature in manifest.features}
     unknown = sorted(set(inputs) - expected)
     if unknown:
-        raise InvalidInput(f"unknown feature {unknown[0]!r}; this model takes {sorted(expected)}", field=f"inputs.{unknown[0]}")
+        raise InvalidInput(
+            f"unknown feature {unknown[0]!r}; this model takes {sorted(expected)}", field=f"inputs.{unknown[0]}"
+        )
     checked: dict[str, FeatureValue] = {}
     for feature in manifest.features:
         if feature.name not in inputs:

@@ -22,12 +22,18 @@ class DecisionRequest(BaseModel):
         str | None,
         Field(min_length=1, max_length=256, description="The customer's id; only a keyed hash is stored."),
     ] = None
-    locale: Annotated[str, Field(max_length=35, description="BCP 47 tag, e.g. es-ES; unsupported ones fall back to English.")] = "en"
-    jurisdiction: Annotated[str, Field(max_length=16, description="Rule set for the notice: EU, US-CA, ... or default.")] = "default"
-    channel: Annotated[str, Field(max_length=32, description="Where the conversation happens, e.g. chat, email.")] = "chat"
+    locale: Annotated[
+        str, Field(max_length=35, description="BCP 47 tag, e.g. es-ES; unsupported ones fall back to English.")
+    ] = "en"
+    jurisdiction: Annotated[
+        str, Field(max_length=16, description="Rule set for the notice: EU, US-CA, ... or default.")
+    ] = "default"
+    channel: Annotated[str, Field(max_length=32, description="Where the conversation happens, e.g. chat, email.")] = (
+        "chat"
+    )
     inputs: Annotated[
         dict[Annotated[str, Field(max_length=64)], FeatureValue],
-        Field(description="The model's features by name, or {\"text\": ...} for text models."),
+        Field(description='The model\'s features by name, or {"text": ...} for text models.'),
     ]
     segments: Annotated[
         dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=64)]],
@@ -44,7 +50,9 @@ class Outcome(BaseModel):
     label: str
     display_name: str
     score: float = Field(description="The model's probability for `label`.")
-    adverse: bool | None = Field(default=None, description="Decision models: true when the outcome is not the favourable one.")
+    adverse: bool | None = Field(
+        default=None, description="Decision models: true when the outcome is not the favourable one."
+    )
     alternatives: list[Alternative] = Field(default_factory=list)
 
 
@@ -63,7 +71,9 @@ class Explanation(BaseModel):
     method: str
     exact: bool
     output_units: str
-    explained_output: str = Field(description="Which model output the attributions explain, e.g. log-odds of 'approve'.")
+    explained_output: str = Field(
+        description="Which model output the attributions explain, e.g. log-odds of 'approve'."
+    )
     base_value: float
     contributions: list[Contribution] = Field(description="Sorted by absolute attribution, largest first.")
     summary: str

@@ -93,12 +93,20 @@ class ModelManifest(_Strict):
     artifact: FileRef
     features: Annotated[list[Feature], Field(min_length=1)]
     labels: Annotated[list[Label], Field(min_length=2, description="In the order of the model's outputs.")]
-    favourable_outcome: str | None = Field(default=None, description="Decision models: the label that favours the subject.")
+    favourable_outcome: str | None = Field(
+        default=None, description="Decision models: the label that favours the subject."
+    )
     decision_threshold: float | None = Field(
-        default=None, ge=0, le=1, description="Binary decision models: score at or above which the favourable label is chosen."
+        default=None,
+        ge=0,
+        le=1,
+        description="Binary decision models: score at or above which the favourable label is chosen.",
     )
     explainer: ExplainerSpec
-    background: FileRef | None = Field(default=None, description="Background data for explainers: JSON {\"description\": ..., \"rows\": [feature objects]}.")
+    background: FileRef | None = Field(
+        default=None,
+        description='Background data for explainers: JSON {"description": ..., "rows": [feature objects]}.',
+    )
     output_units: Literal["log_odds", "logit", "probability", "raw"]
     retention_class: Literal["standard", "consequential"] = "standard"
     training: dict[str, float | int | str] | None = Field(
@@ -113,9 +121,8 @@ class ModelManifest(_Strict):
         labels = [label.name for label in self.labels]
         if len(set(labels)) != len(labels):
             raise ValueError("label names must be unique")
-        if self.kind == "decision":
-            if self.favourable_outcome not in labels:
-                raise ValueError("decision models need 'favourable_outcome' naming one of the labels")
+        if self.kind == "decision" and self.favourable_outcome not in labels:
+            raise ValueError("decision models need 'favourable_outcome' naming one of the labels")
         if self.decision_threshold is not None and len(self.labels) != 2:
             raise ValueError("'decision_threshold' applies to binary models only")
         return self

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.schemas.api import FeatureValue
 
-RECORD_SCHEMA = "candor.record/1"
+RECORD_SCHEMA: Literal["candor.record/1"] = "candor.record/1"
 
 
 class _Frozen(BaseModel):

@@ -61,4 +61,4 @@ def catalog_settings() -> CatalogSettings:
 
 @lru_cache(maxsize=1)
 def decision_settings() -> DecisionSettings:
-    return DecisionSettings()  # type: ignore[call-arg]  # required fields come from the environment
+    return DecisionSettings()  # required fields come from the environment

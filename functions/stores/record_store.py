@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,7 @@ def archive_key(envelope: Envelope) -> str:
 
 
 def _expires_at(delete_after: str) -> int:
-    end_of_day = datetime.combine(date.fromisoformat(delete_after), time.max, tzinfo=timezone.utc)
+    end_of_day = datetime.combine(date.fromisoformat(delete_after), time.max, tzinfo=UTC)
     return int(end_of_day.timestamp())
 
 
@@ -59,7 +59,9 @@ def index_item(record: ExplanationRecord, key: str) -> dict[str, Any]:
         "notice_id": env.disclosure.notice_id,
         "locale": env.locale,
         "method": env.explainer.method,
-        "attributions": {c.feature: _number(c.attribution) for c in env.explanation.contributions[:INDEXED_ATTRIBUTIONS]},
+        "attributions": {
+            c.feature: _number(c.attribution) for c in env.explanation.contributions[:INDEXED_ATTRIBUTIONS]
+        },
         "content_sha256": record.content_sha256,
         "archive_key": key,
         "retention_class": env.retention.retention_class,
@@ -99,7 +101,7 @@ class AwsRecordStore:
             )
             self.dynamodb.put_item(
                 TableName=self.table,
-                Item={name: _serializer.serialize(value) for name, value in item.items()},  # type: ignore[misc]
+                Item={name: _serializer.serialize(value) for name, value in item.items()},
                 ConditionExpression="attribute_not_exists(decision_id)",
             )
         except (ClientError, BotoCoreError) as error:

@@ -17,6 +17,7 @@ import pytest
 from moto import mock_aws
 
 from infra.local_aws import DUMMY_CREDENTIALS, REGION, provision
+from tests.support import fresh_container
 
 PUBLIC_BASE_URL = "https://candor.test"
 
@@ -33,4 +34,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         env = provision(None, public_base_url=PUBLIC_BASE_URL)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
+        fresh_container()
         yield env
+    fresh_container()

@@ -23,7 +23,11 @@ class FixedRuntime:
     probabilities: tuple[float, ...]
     weights: dict[str, float]
     base_value: float = -0.5
-    explainer: ExplainerRef = ExplainerRef(method="tree_shap", exact=True, implementation="fake", background_sha256=None)
+    explainer: ExplainerRef = field(
+        default_factory=lambda: ExplainerRef(
+            method="tree_shap", exact=True, implementation="fake", background_sha256=None
+        )
+    )
 
     def run(self, inputs: Mapping[str, FeatureValue]) -> ModelRun:
         values = np.array([self.weights.get(f.name, 0.0) for f in self.manifest.features])
@@ -35,7 +39,9 @@ class FixedRuntime:
             model_output=self.base_value + float(values.sum()),
             exact=True,
         )
-        items = tuple(ExplainedItem(f.name, inputs[f.name], float(v)) for f, v in zip(self.manifest.features, values))
+        items = tuple(
+            ExplainedItem(f.name, inputs[f.name], float(v)) for f, v in zip(self.manifest.features, values, strict=True)
+        )
         explained = self.manifest.labels[-1].name
         return ModelRun(self.probabilities, explained, attribution, items)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from functions.api.auth import Role, requires
 from functions.api.dependencies import manifests_registry, notices, operator_profile
+from functions.api.errors import AUTH_ERRORS, documented
 from functions.schemas.api import Notice
 from functions.schemas.manifest import ModelManifest
 from functions.schemas.settings import catalog_settings
@@ -76,6 +77,7 @@ def health() -> Health:
     "/v1/models",
     summary="Registered models",
     middlewares=[requires(Role.chatbot, Role.auditor, Role.privacy)],
+    responses={200: {"description": "The registered models"}, **AUTH_ERRORS},
     tags=["catalog"],
 )
 def list_models() -> ModelList:
@@ -88,6 +90,11 @@ def list_models() -> ModelList:
     description="Call this when a conversation starts and show the notice before the first AI answer "
     "(EU AI Act Art. 50(1)); every decision response repeats it.",
     middlewares=[requires(Role.chatbot)],
+    responses={
+        200: {"description": "The notice, in the requested language or English (fallback stated)"},
+        **AUTH_ERRORS,
+        **documented(e422="A query parameter is too long"),
+    },
     tags=["catalog"],
 )
 def disclosure(

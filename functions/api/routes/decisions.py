@@ -17,28 +17,24 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from functions.api.auth import Role, requires
 from functions.api.decision_dependencies import decision_services
+from functions.api.errors import AUTH_ERRORS, documented
 from functions.domain.decide import decide
 from functions.domain.inputs import validate_inputs
-from functions.schemas.api import DecisionRequest, DecisionResponse, ErrorBody
+from functions.schemas.api import DecisionRequest, DecisionResponse
 from functions.schemas.settings import decision_settings
 
 router = Router()
 metrics = Metrics()
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"description": text, "content": {"application/json": {"model": ErrorBody}}}
-    for status, text in {
-        400: "Malformed JSON or not an object",
-        401: "No authenticated caller",
-        403: "Not a chatbot",
-        404: "Unknown model",
-        409: "request_id reused with a different body, or still in progress",
-        413: "Body over 256 KB",
-        422: "Missing, unknown, mistyped or out-of-range field (named in `field`)",
-        502: "The model answered with something invalid",
-        503: "Model or storage unavailable; nothing was decided or stored",
-    }.items()
-}
+_ERRORS = AUTH_ERRORS | documented(
+    e400="Malformed JSON or not an object",
+    e404="Unknown model",
+    e409="request_id reused with a different body, or still in progress",
+    e413="Body over 256 KB",
+    e422="Missing, unknown, mistyped or out-of-range field (named in `field`)",
+    e502="The model answered with something invalid",
+    e503="Model or storage unavailable; nothing was decided or stored",
+)
 
 
 def _decide_once(*, data: dict[str, Any]) -> dict[str, Any]:
@@ -73,8 +69,8 @@ def _links_base() -> str:
     configured = decision_settings().public_base_url
     if configured:
         return configured
-    context = router.current_event.request_context
-    return f"https://{context.domain_name}/{context.stage}"
+    context = router.current_event.raw_event.get("requestContext", {})
+    return f"https://{context.get('domainName', 'localhost')}/{context.get('stage', '')}".rstrip("/")
 
 
 @router.post(

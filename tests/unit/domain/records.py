@@ -15,7 +15,9 @@ from functions.schemas.record import (
 
 
 def sample_personal() -> PersonalPart:
-    return PersonalPart(inputs={"text": "I was charged twice"}, redactions={}, segments={"age_band": "65+"}, salt=new_salt())
+    return PersonalPart(
+        inputs={"text": "I was charged twice"}, redactions={}, segments={"age_band": "65+"}, salt=new_salt()
+    )
 
 
 def sample_envelope(personal: PersonalPart) -> Envelope:
@@ -29,7 +31,9 @@ def sample_envelope(personal: PersonalPart) -> Envelope:
         jurisdiction="EU",
         model=ModelRef(id="ticket-router", version="1.0.0", kind="routing", artifact_sha256="0" * 64),
         explainer=ExplainerRef(method="linear_shap", exact=True, implementation="test", background_sha256=None),
-        outcome=RecordedOutcome(label="billing", score=0.9, threshold=None, adverse=None, probabilities={"billing": 0.9}),
+        outcome=RecordedOutcome(
+            label="billing", score=0.9, threshold=None, adverse=None, probabilities={"billing": 0.9}
+        ),
         explanation=RecordedExplanation(
             output_units="logit",
             explained_output="logit of 'billing'",

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,7 +10,7 @@ from functions.schemas.api import DecisionRequest
 from tests.unit.domain.test_inputs import GOOD, MANIFEST
 from tests.unit.fakes import FakeCatalog, FixedRuntime, MemoryRecordStore
 
-NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 BASE = "https://api.example.com/prod"
 WEIGHTS = {"amount": 0.8, "days": -1.5, "member": 0.1, "channel": 0.0}
 
@@ -38,9 +38,9 @@ def test_a_decision_is_explained_disclosed_and_stored_before_it_is_returned():
 
     assert answer.outcome.label == "approve" and answer.outcome.adverse is False
     assert [c.feature for c in answer.explanation.contributions] == ["days", "amount", "member", "channel"]
-    assert answer.explanation.base_value + sum(c.attribution for c in answer.explanation.contributions) == pytest.approx(
-        -0.5 + sum(WEIGHTS.values())
-    )
+    assert answer.explanation.base_value + sum(
+        c.attribution for c in answer.explanation.contributions
+    ) == pytest.approx(-0.5 + sum(WEIGHTS.values()))
     assert answer.disclosure.locale.startswith("es") and answer.explanation.summary_locale == "es"
     assert "amount" not in answer.explanation.summary  # display names only
 
@@ -52,7 +52,10 @@ def test_a_decision_is_explained_disclosed_and_stored_before_it_is_returned():
     assert record.personal.segments == {"age_band": "65+"}
     assert env.retention.retention_class == "standard" and env.retention.delete_after == "2027-05-27"
     assert env.appeal.status == "none" and env.erasure.status == "none"
-    assert answer.links.customer_view == f"{BASE}/v1/explanations/{answer.decision_id}/view?token=token-for-{answer.decision_id}"
+    assert (
+        answer.links.customer_view
+        == f"{BASE}/v1/explanations/{answer.decision_id}/view?token=token-for-{answer.decision_id}"
+    )
 
 
 def test_a_threshold_below_the_score_gives_the_adverse_outcome():

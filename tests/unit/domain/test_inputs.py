@@ -18,7 +18,10 @@ MANIFEST = ModelManifest.model_validate(
             {"name": "member", "type": "boolean", "display_names": {"en": "Member"}},
             {"name": "channel", "type": "category", "categories": ["web", "phone"], "display_names": {"en": "Channel"}},
         ],
-        "labels": [{"name": "deny", "display_names": {"en": "Denied"}}, {"name": "approve", "display_names": {"en": "Approved"}}],
+        "labels": [
+            {"name": "deny", "display_names": {"en": "Denied"}},
+            {"name": "approve", "display_names": {"en": "Approved"}},
+        ],
         "favourable_outcome": "approve",
         "decision_threshold": 0.5,
         "explainer": {"method": "tree_shap"},
@@ -63,7 +66,9 @@ def test_text_must_be_non_empty_and_within_its_limit():
     manifest = MANIFEST.model_copy(
         update={
             "features": [
-                MANIFEST.features[0].model_copy(update={"name": "text", "type": "text", "max_length": 10, "minimum": None, "maximum": None})
+                MANIFEST.features[0].model_copy(
+                    update={"name": "text", "type": "text", "max_length": 10, "minimum": None, "maximum": None}
+                )
             ]
         }
     )
