@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from explainers import Attribution
 from functions.schemas.api import FeatureValue
 from functions.schemas.manifest import ModelManifest
 from functions.schemas.record import ExplainerRef, ExplanationRecord
+
+if TYPE_CHECKING:  # the catalog function imports these ports but must not load numpy
+    from explainers import Attribution
 
 
 @dataclass(frozen=True)

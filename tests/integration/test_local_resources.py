@@ -171,7 +171,7 @@ def test_aws_cli_works_against_the_local_stack(stack: LocalStack) -> None:
     }
 
     def cli(*args: str) -> Any:
-        done = subprocess.run(  # noqa: S603 - fixed argv, the venv's own awscli
+        done = subprocess.run(
             [str(aws), "--endpoint-url", stack.aws_url, "--output", "json", *args],
             env=env,
             capture_output=True,

@@ -1,0 +1,19 @@
+"""The catalog function ships as a small zip: it must not load the model libraries."""
+
+import subprocess
+import sys
+
+
+def imported_after(module: str) -> set[str]:
+    code = f"import sys, {module}; print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))"
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return set(output.split())
+
+
+def test_catalog_function_imports_no_numpy_shap_or_model_library():
+    assert not imported_after("functions.handlers.catalog") & {"numpy", "shap", "lightgbm", "sklearn", "explainers"}
+
+
+def test_decision_function_does_not_import_shap_at_cold_start():
+    # Exact paths use LightGBM's native contributions and closed-form linear SHAP; shap is for black boxes.
+    assert "shap" not in imported_after("functions.handlers.decisions")
