@@ -213,7 +213,7 @@ REFUND = {
         "payment_method": "card",
         "is_member": True,
     },
-    "segments": {"age_band": "35-44", "gender": "female"},
+    "segments": {"age_band": "35-64", "gender": "female"},
 }
 
 _EVENT_TIME = datetime(2026, 8, 3, 9, 0, 0, tzinfo=UTC)

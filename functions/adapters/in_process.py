@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 import explainers
+from explainers.permutation import PermutationShap
 from explainers.text import BagOfWords
 from functions.domain.errors import ManifestError
 from functions.domain.ports import ExplainedItem, ModelRun
@@ -129,9 +130,12 @@ def _tabular_explainer(manifest: ModelManifest, booster: Any, background: np.nda
     def raw_margin(rows: np.ndarray) -> np.ndarray:
         return np.asarray(booster.predict(rows, raw_score=True))
 
-    return explainers.create(
+    explainer = explainers.create(
         manifest.explainer.method, raw_margin, background, output_units=manifest.output_units, **settings
     )
+    if isinstance(explainer, PermutationShap):
+        explainer.warm_up()  # shap compiles its masker on first use: pay that at load, not on a request
+    return explainer
 
 
 def _explainer_ref(manifest: ModelManifest, implementation: str) -> ExplainerRef:
