@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.domain.errors import DependencyUnavailable
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 INDEXED_ATTRIBUTIONS = 20  # the item keeps the largest few; the archive keeps all
 _serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
 
 
 def archive_key(envelope: Envelope) -> str:
@@ -106,6 +108,31 @@ class AwsRecordStore:
             )
         except (ClientError, BotoCoreError) as error:
             raise DependencyUnavailable(f"the record could not be stored: {_reason(error)}") from error
+
+    def get(self, decision_id: str) -> StoredRecord | None:
+        """The index item and the full record from the archive; None when the decision does not exist.
+
+        Only decisions with an index item exist: an archive object alone is never returned.
+        """
+        try:
+            found = self.dynamodb.get_item(
+                TableName=self.table, Key={"decision_id": {"S": decision_id}}, ConsistentRead=True
+            )
+            if "Item" not in found:
+                return None
+            item = {name: _deserializer.deserialize(value) for name, value in found["Item"].items()}  # type: ignore[arg-type]
+            body = self.s3.get_object(Bucket=self.bucket, Key=str(item["archive_key"]))["Body"].read()
+        except (ClientError, BotoCoreError) as error:
+            raise DependencyUnavailable(f"the record could not be read: {_reason(error)}") from error
+        return StoredRecord(item=item, record=ExplanationRecord.model_validate_json(body))
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A decision as stored: its DynamoDB index item (plain Python values) and its archived record."""
+
+    item: dict[str, Any]
+    record: ExplanationRecord
 
 
 def _reason(error: Exception) -> str:

@@ -1,0 +1,69 @@
+"""The AWS record store against moto: write-once, encrypted, checksummed, readable back."""
+
+import boto3
+import pytest
+
+from functions.domain.errors import DependencyUnavailable
+from functions.domain.seal import seal, verify
+from functions.stores.record_store import AwsRecordStore, archive_key
+from tests.unit.domain.records import sample_envelope, sample_personal
+
+
+@pytest.fixture
+def store(aws_env) -> AwsRecordStore:
+    return AwsRecordStore(
+        table=aws_env["CANDOR_RECORDS_TABLE"],
+        bucket=aws_env["CANDOR_ARCHIVE_BUCKET"],
+        kms_key_id=aws_env["CANDOR_KMS_KEY_ID"],
+        dynamodb=boto3.client("dynamodb"),
+        s3=boto3.client("s3"),
+    )
+
+
+def record():
+    personal = sample_personal()
+    return seal(sample_envelope(personal), personal)
+
+
+def test_a_record_is_written_once_and_read_back_intact(store, aws_env):
+    sealed = record()
+    store.put(sealed)
+
+    stored = store.get(sealed.envelope.decision_id)
+    assert stored is not None
+    assert stored.record == sealed
+    assert verify(stored.record)
+    assert stored.item["model_day"] == "ticket-router#2026-11-27"
+    assert stored.item["model_outcome"] == "ticket-router#billing"
+    assert stored.item["content_sha256"] == sealed.content_sha256
+    assert stored.item["segments"] == {"age_band": "65+"}
+    head = boto3.client("s3").head_object(Bucket=aws_env["CANDOR_ARCHIVE_BUCKET"], Key=archive_key(sealed.envelope))
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"].endswith(aws_env["CANDOR_KMS_KEY_ID"].split("/")[-1])
+
+
+def test_a_second_write_of_the_same_decision_is_refused(store):
+    sealed = record()
+    store.put(sealed)
+    with pytest.raises(DependencyUnavailable, match="PreconditionFailed"):
+        store.put(sealed)
+
+
+def test_an_index_item_cannot_be_overwritten(store, aws_env):
+    sealed = record()
+    store.put(sealed)
+    boto3.client("s3").delete_object(Bucket=aws_env["CANDOR_ARCHIVE_BUCKET"], Key=archive_key(sealed.envelope))
+    with pytest.raises(DependencyUnavailable, match="ConditionalCheckFailed"):
+        store.put(sealed)  # the archive write succeeds again; the conditional index put does not
+
+
+def test_unknown_decisions_and_archive_only_objects_do_not_exist(store, aws_env):
+    sealed = record()
+    assert store.get(sealed.envelope.decision_id) is None
+    boto3.client("s3").put_object(
+        Bucket=aws_env["CANDOR_ARCHIVE_BUCKET"],
+        Key=archive_key(sealed.envelope),
+        Body=b"{}",
+        ChecksumAlgorithm="SHA256",
+    )
+    assert store.get(sealed.envelope.decision_id) is None
