@@ -120,7 +120,7 @@ class AwsRecordStore:
             )
             if "Item" not in found:
                 return None
-            item = {name: _deserializer.deserialize(value) for name, value in found["Item"].items()}  # type: ignore[arg-type]
+            item = {name: _deserializer.deserialize(value) for name, value in found["Item"].items()}
             body = self.s3.get_object(Bucket=self.bucket, Key=str(item["archive_key"]))["Body"].read()
         except (ClientError, BotoCoreError) as error:
             raise DependencyUnavailable(f"the record could not be read: {_reason(error)}") from error
