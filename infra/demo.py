@@ -7,6 +7,7 @@ reasons and notice, and shows where each record landed (DynamoDB item, S3 object
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from typing import Any
@@ -159,7 +160,11 @@ def main() -> int:
         env = stack.env
         dynamodb = boto3.client("dynamodb", endpoint_url=stack.aws_url, region_name=env["AWS_DEFAULT_REGION"])
         s3 = boto3.client("s3", endpoint_url=stack.aws_url, region_name=env["AWS_DEFAULT_REGION"])
-        table, bucket = env["CANDOR_RECORDS_TABLE"], env["CANDOR_ARCHIVE_BUCKET"]
+        table, bucket, personal = (
+            env["CANDOR_RECORDS_TABLE"],
+            env["CANDOR_ARCHIVE_BUCKET"],
+            env["CANDOR_PERSONAL_BUCKET"],
+        )
         print(f"\nWhere the records landed (table {table}, bucket {bucket}):")
         for answer in answers:
             item = dynamodb.get_item(TableName=table, Key={"decision_id": {"S": answer["decision_id"]}})["Item"]
@@ -169,7 +174,13 @@ def main() -> int:
                 f"  {answer['decision_id']}  outcome={item['outcome']['S']:<18} "
                 f"sha256={item['content_sha256']['S'][:16]}…"
             )
-            print(f"      s3://{bucket}/{key}  ({head['ContentLength']} bytes, {head.get('ServerSideEncryption')})")
+            print(
+                f"      envelope  s3://{bucket}/{key}  ({head['ContentLength']} bytes, {head['ServerSideEncryption']})"
+            )
+            print(f"      personal  s3://{personal}/personal/{answer['decision_id']}.json  (erasable)")
+        first_personal = s3.get_object(Bucket=personal, Key=f"personal/{answers[0]['decision_id']}.json")
+        stored_text = json.loads(first_personal["Body"].read())["inputs"]["text"]
+        print(f"\nThe first message as stored, personal data redacted:\n  {stored_text}")
         count = dynamodb.scan(TableName=table, Select="COUNT")["Count"]  # a demo may count; the API never scans
         print(f"\n{count} records stored for {len(answers)} decisions (the replay added none).")
         if not same or count != len(answers):

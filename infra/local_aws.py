@@ -31,6 +31,7 @@ LOCAL_NAMES: Mapping[str, str] = {
     "RecordsTable": "candor-records",
     "IdempotencyTable": "candor-idempotency",
     "ArchiveBucket": "candor-archive",
+    "PersonalBucket": "candor-personal",
     "AccessLogsBucket": "candor-access-logs",
     "SubjectKeySecret": "candor/subject-key",
     "RecordsKey": "alias/candor-records",

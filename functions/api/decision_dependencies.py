@@ -57,6 +57,7 @@ def decision_services() -> DecisionServices:
         records=AwsRecordStore(
             table=settings.records_table,
             bucket=settings.archive_bucket,
+            personal_bucket=settings.personal_bucket,
             kms_key_id=settings.kms_key_id,
             dynamodb=aws_clients.dynamodb(),
             s3=aws_clients.s3(),

@@ -46,6 +46,8 @@ def seal(envelope: Envelope, personal: PersonalPart) -> ExplanationRecord:
 def verify(record: ExplanationRecord) -> bool:
     """True when the envelope hash matches and, unless erased, the personal part matches its commitment."""
     envelope_ok = hmac.compare_digest(record.content_sha256, sha256_hex(canonical_json(record.envelope)))
+    if record.personal is None:  # erased: the envelope alone still verifies
+        return envelope_ok
     return envelope_ok and hmac.compare_digest(record.envelope.personal_sha256, personal_digest(record.personal))
 
 

@@ -107,6 +107,8 @@ class PersonalPart(_Frozen):
 
 
 class ExplanationRecord(_Frozen):
+    """Stored in two halves: the envelope (S3 archive, Object Lock) and the personal part (erasable)."""
+
     envelope: Envelope
-    personal: PersonalPart
+    personal: PersonalPart | None = Field(description="None once erased.")
     content_sha256: str = Field(description="SHA-256 of the canonical envelope.")

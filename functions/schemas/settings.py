@@ -39,6 +39,7 @@ class DecisionSettings(CatalogSettings):
     records_table: str
     idempotency_table: str
     archive_bucket: str
+    personal_bucket: str
     kms_key_id: str
     subject_key_secret: str | None = Field(default=None, description="Secrets Manager id of the subject-hash key.")
     subject_key: SecretStr | None = Field(default=None, description="The key itself; local stack and tests only.")

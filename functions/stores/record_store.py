@@ -1,14 +1,19 @@
-"""Where sealed records go: the S3 archive (full record) and the DynamoDB index (write-once).
+"""Where sealed records go: S3 (the two halves of the record) and the DynamoDB index (write-once).
 
-Order matters: the archive object is written first, the index item second. The index
-item is what makes a decision exist for auditors; an archive object without one (a crash
-between the two writes) is never served, and the caller got a 503.
+- the envelope, sealed, in the archive bucket (Object Lock: nobody can alter or delete it);
+- the personal part in the personal bucket (no lock: erasure deletes it);
+- the index item in DynamoDB, with what auditor queries and reports need.
+
+Order matters: both objects first, the index item last. The index item is what makes a
+decision exist; objects without one (a crash between the writes) are never served, and the
+caller got a 503.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -34,6 +39,10 @@ def archive_key(envelope: Envelope) -> str:
     """Hive-style partitions so that Athena/Glue can read the archive as a table."""
     day = envelope.decided_at[:10]
     return f"records/model={envelope.model.id}/date={day}/{envelope.decision_id}.json"
+
+
+def personal_key(decision_id: str) -> str:
+    return f"personal/{decision_id}.json"
 
 
 def _expires_at(delete_after: str) -> int:
@@ -68,7 +77,7 @@ def index_item(record: ExplanationRecord, key: str) -> dict[str, Any]:
         "archive_key": key,
         "retention_class": env.retention.retention_class,
         "expires_at": _expires_at(env.retention.delete_after),
-        "segments": dict(record.personal.segments),
+        "segments": dict(record.personal.segments) if record.personal else {},
     }
     if env.outcome.adverse is not None:
         item["adverse"] = env.outcome.adverse
@@ -80,26 +89,48 @@ def index_item(record: ExplanationRecord, key: str) -> dict[str, Any]:
 class AwsRecordStore:
     """The RecordStore of the domain, on S3 (SSE-KMS, checksummed, no overwrite) and DynamoDB."""
 
-    def __init__(self, *, table: str, bucket: str, kms_key_id: str, dynamodb: DynamoDBClient, s3: S3Client) -> None:
-        self.table, self.bucket, self.kms_key_id = table, bucket, kms_key_id
+    def __init__(
+        self,
+        *,
+        table: str,
+        bucket: str,
+        personal_bucket: str,
+        kms_key_id: str,
+        dynamodb: DynamoDBClient,
+        s3: S3Client,
+    ) -> None:
+        self.table, self.bucket, self.personal_bucket, self.kms_key_id = table, bucket, personal_bucket, kms_key_id
         self.dynamodb, self.s3 = dynamodb, s3
 
+    def _put_object(self, bucket: str, key: str, body: bytes, content_sha256: str) -> None:
+        """Encrypted with the customer key, checksummed end to end, never over an existing object."""
+        self.s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=self.kms_key_id,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
+            IfNoneMatch="*",
+            Metadata={"content-sha256": content_sha256},
+        )
+
     def put(self, record: ExplanationRecord) -> None:
-        body = canonical_json(record)
+        if record.personal is None:
+            raise ValueError("a new record carries its personal part")
         key = archive_key(record.envelope)
         item = index_item(record, key)
         try:
-            self.s3.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                ContentType="application/json",
-                ServerSideEncryption="aws:kms",
-                SSEKMSKeyId=self.kms_key_id,
-                ChecksumAlgorithm="SHA256",
-                ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
-                IfNoneMatch="*",
-                Metadata={"content-sha256": record.content_sha256},
+            self._put_object(
+                self.bucket, key, canonical_json(record.model_dump(exclude={"personal"})), record.content_sha256
+            )
+            self._put_object(
+                self.personal_bucket,
+                personal_key(record.envelope.decision_id),
+                canonical_json(record.personal),
+                record.envelope.personal_sha256,
             )
             self.dynamodb.put_item(
                 TableName=self.table,
@@ -121,10 +152,18 @@ class AwsRecordStore:
             if "Item" not in found:
                 return None
             item = {name: _deserializer.deserialize(value) for name, value in found["Item"].items()}
-            body = self.s3.get_object(Bucket=self.bucket, Key=str(item["archive_key"]))["Body"].read()
+            sealed = json.loads(self.s3.get_object(Bucket=self.bucket, Key=str(item["archive_key"]))["Body"].read())
+            personal = self._personal(decision_id)
         except (ClientError, BotoCoreError) as error:
             raise DependencyUnavailable(f"the record could not be read: {_reason(error)}") from error
-        return StoredRecord(item=item, record=ExplanationRecord.model_validate_json(body))
+        return StoredRecord(item=item, record=ExplanationRecord.model_validate({**sealed, "personal": personal}))
+
+    def _personal(self, decision_id: str) -> dict[str, Any] | None:
+        try:
+            body = self.s3.get_object(Bucket=self.personal_bucket, Key=personal_key(decision_id))["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return None  # erased
+        return dict(json.loads(body))
 
 
 @dataclass(frozen=True)

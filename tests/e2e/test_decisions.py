@@ -4,6 +4,7 @@ import pytest
 
 from functions.domain.seal import verify
 from functions.schemas.record import ExplanationRecord
+from functions.stores.record_store import AwsRecordStore, personal_key
 from tests.e2e.bodies import body
 
 pytestmark = pytest.mark.e2e
@@ -11,14 +12,24 @@ pytestmark = pytest.mark.e2e
 
 def stored_record(api, decision_id: str) -> tuple[dict, ExplanationRecord]:
     env = api.stack.env
-    item = api.aws("dynamodb").get_item(TableName=env["CANDOR_RECORDS_TABLE"], Key={"decision_id": {"S": decision_id}})
-    item = item["Item"]
-    obj = api.aws("s3").get_object(
-        Bucket=env["CANDOR_ARCHIVE_BUCKET"], Key=item["archive_key"]["S"], ChecksumMode="ENABLED"
+    store = AwsRecordStore(
+        table=env["CANDOR_RECORDS_TABLE"],
+        bucket=env["CANDOR_ARCHIVE_BUCKET"],
+        personal_bucket=env["CANDOR_PERSONAL_BUCKET"],
+        kms_key_id=env["CANDOR_KMS_KEY_ID"],
+        dynamodb=api.aws("dynamodb"),
+        s3=api.aws("s3"),
     )
-    assert obj["ServerSideEncryption"] == "aws:kms"
-    assert obj["ChecksumSHA256"]
-    return item, ExplanationRecord.model_validate_json(obj["Body"].read())
+    stored = store.get(decision_id)
+    assert stored is not None
+    for bucket, key in (
+        (env["CANDOR_ARCHIVE_BUCKET"], stored.item["archive_key"]),
+        (env["CANDOR_PERSONAL_BUCKET"], personal_key(decision_id)),
+    ):
+        head = api.aws("s3").head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["ChecksumSHA256"]
+    return stored.item, stored.record
 
 
 @pytest.mark.parametrize("turn", ["demo-chat-1", "demo-chat-2", "demo-chat-3", "demo-refund-1", "demo-refund-2"])
@@ -44,8 +55,8 @@ def test_each_decision_is_explained_disclosed_and_sealed(api, turn):
 
     item, record = stored_record(api, answer["decision_id"])
     assert verify(record)
-    assert item["content_sha256"]["S"] == record.content_sha256
-    assert item["notice_id"]["S"] == notice["notice_id"] == record.envelope.disclosure.notice_id
+    assert item["content_sha256"] == record.content_sha256
+    assert item["notice_id"] == notice["notice_id"] == record.envelope.disclosure.notice_id
     env = record.envelope
     assert env.outcome.label == answer["outcome"]["label"]
     assert env.explanation.base_value + sum(c.attribution for c in env.explanation.contributions) == pytest.approx(
@@ -83,6 +94,7 @@ def test_personal_data_in_messages_is_redacted_before_storage(api):
     model_id, request = body("demo-chat-1", inputs={"text": text})
     answer = api.decide(model_id, request).json()
     _, record = stored_record(api, answer["decision_id"])
+    assert record.personal is not None
     stored = record.personal.inputs["text"]
     for secret in ("4111", "ES91", "ana@example.com", "612 345"):
         assert secret not in stored

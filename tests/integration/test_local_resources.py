@@ -229,7 +229,15 @@ def test_the_record_writer_cannot_rewrite_or_shorten_retention() -> None:
     assert not {"s3:PutObjectRetention", "s3:BypassGovernanceRetention", "s3:DeleteObject"} & actions
     assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem"} & on_records
     archive = [s for s in statements if "s3:PutObject" in _as_list(s["Action"])]
-    assert [s["Resource"] for s in archive] == [{"Fn::Sub": "${ArchiveBucket.Arn}/records/*"}]
+    assert [s["Resource"] for s in archive] == [
+        [{"Fn::Sub": "${ArchiveBucket.Arn}/records/*"}, {"Fn::Sub": "${PersonalBucket.Arn}/personal/*"}]
+    ]
+
+
+def test_only_the_personal_bucket_is_erasable() -> None:
+    resources = TEMPLATE["Resources"]
+    assert resources["ArchiveBucket"]["Properties"]["ObjectLockEnabled"] is True
+    assert "ObjectLockConfiguration" not in resources["PersonalBucket"]["Properties"]
 
 
 def test_archive_retention_is_compliance_with_exactly_one_period() -> None:

@@ -5,7 +5,7 @@ import pytest
 
 from functions.domain.errors import DependencyUnavailable
 from functions.domain.seal import seal, verify
-from functions.stores.record_store import AwsRecordStore, archive_key
+from functions.stores.record_store import AwsRecordStore, archive_key, personal_key
 from tests.unit.domain.records import sample_envelope, sample_personal
 
 
@@ -14,6 +14,7 @@ def store(aws_env) -> AwsRecordStore:
     return AwsRecordStore(
         table=aws_env["CANDOR_RECORDS_TABLE"],
         bucket=aws_env["CANDOR_ARCHIVE_BUCKET"],
+        personal_bucket=aws_env["CANDOR_PERSONAL_BUCKET"],
         kms_key_id=aws_env["CANDOR_KMS_KEY_ID"],
         dynamodb=boto3.client("dynamodb"),
         s3=boto3.client("s3"),
@@ -52,9 +53,24 @@ def test_a_second_write_of_the_same_decision_is_refused(store):
 def test_an_index_item_cannot_be_overwritten(store, aws_env):
     sealed = record()
     store.put(sealed)
-    boto3.client("s3").delete_object(Bucket=aws_env["CANDOR_ARCHIVE_BUCKET"], Key=archive_key(sealed.envelope))
+    s3 = boto3.client("s3")
+    s3.delete_object(Bucket=aws_env["CANDOR_ARCHIVE_BUCKET"], Key=archive_key(sealed.envelope))
+    s3.delete_object(Bucket=aws_env["CANDOR_PERSONAL_BUCKET"], Key=personal_key(sealed.envelope.decision_id))
     with pytest.raises(DependencyUnavailable, match="ConditionalCheckFailed"):
-        store.put(sealed)  # the archive write succeeds again; the conditional index put does not
+        store.put(sealed)  # the object writes succeed again; the conditional index put does not
+
+
+def test_without_its_personal_part_a_record_still_verifies(store, aws_env):
+    sealed = record()
+    store.put(sealed)
+    boto3.client("s3").delete_object(
+        Bucket=aws_env["CANDOR_PERSONAL_BUCKET"], Key=personal_key(sealed.envelope.decision_id)
+    )
+    stored = store.get(sealed.envelope.decision_id)
+    assert stored is not None
+    assert stored.record.personal is None
+    assert stored.record.envelope == sealed.envelope
+    assert verify(stored.record)
 
 
 def test_unknown_decisions_and_archive_only_objects_do_not_exist(store, aws_env):
