@@ -60,6 +60,7 @@ def index_item(record: ExplanationRecord, key: str) -> dict[str, Any]:
     item: dict[str, Any] = {
         "decision_id": env.decision_id,
         "decided_at": env.decided_at,
+        "day": env.decided_at[:10],
         "model_day": f"{env.model.id}#{env.decided_at[:10]}",
         "model_outcome": f"{env.model.id}#{env.outcome.label}",
         "model_id": env.model.id,

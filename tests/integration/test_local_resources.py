@@ -73,6 +73,7 @@ def test_records_table_has_the_auditor_indexes() -> None:
         "by_model_day": ([("model_day", "HASH"), ("decided_at", "RANGE")], "ALL"),
         "by_subject": ([("subject_hash", "HASH"), ("decided_at", "RANGE")], "ALL"),
         "by_model_outcome": ([("model_outcome", "HASH"), ("decided_at", "RANGE")], "ALL"),
+        "by_day": ([("day", "HASH"), ("decided_at", "RANGE")], "KEYS_ONLY"),
     }
     assert TABLES["RecordsTable"].key_schema == [{"AttributeName": "decision_id", "KeyType": "HASH"}]
     assert TABLES["IdempotencyTable"].key_schema == [{"AttributeName": "id", "KeyType": "HASH"}]
