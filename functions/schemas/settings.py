@@ -55,11 +55,54 @@ class DecisionSettings(CatalogSettings):
         return self
 
 
+class CustomerSettings(CatalogSettings):
+    """The customer function reads records and appeals and verifies links; it writes only appeals."""
+
+    records_table: str
+    archive_bucket: str
+    personal_bucket: str
+    appeals_table: str
+    subject_key_secret: str | None = Field(default=None, description="Secrets Manager id of the link key's secret.")
+    subject_key: SecretStr | None = Field(default=None, description="The key itself; local stack and tests only.")
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> CustomerSettings:
+        if (self.subject_key is None) == (self.subject_key_secret is None):
+            raise ValueError("set exactly one of CANDOR_SUBJECT_KEY_SECRET (AWS) or CANDOR_SUBJECT_KEY (local)")
+        return self
+
+
+class AuditSettings(CatalogSettings):
+    """The audit side (auditor and privacy routes, integrity digests): reads records, never writes decisions."""
+
+    records_table: str
+    archive_bucket: str
+    personal_bucket: str
+    kms_key_id: str
+    appeals_table: str | None = Field(default=None, description="Appeals, once the customer side records them.")
+    digest_key_id: str | None = Field(default=None, description="Asymmetric KMS key that signs integrity digests.")
+    subject_key_secret: str | None = Field(default=None, description="Secrets Manager id of the subject-hash key.")
+    subject_key: SecretStr | None = Field(default=None, description="The key itself; local stack and tests only.")
+    max_window_days: int = Field(default=366, gt=0, description="Longest time window one query or report may span.")
+    max_page_size: int = Field(default=200, gt=0, le=1000)
+    min_group_size: int = Field(default=30, gt=0, description="Fairness groups smaller than this are reported apart.")
+
+
 @lru_cache(maxsize=1)
 def catalog_settings() -> CatalogSettings:
     return CatalogSettings()
 
 
 @lru_cache(maxsize=1)
+def audit_settings() -> AuditSettings:
+    return AuditSettings()  # required fields come from the environment
+
+
+@lru_cache(maxsize=1)
 def decision_settings() -> DecisionSettings:
     return DecisionSettings()  # required fields come from the environment
+
+
+@lru_cache(maxsize=1)
+def customer_settings() -> CustomerSettings:
+    return CustomerSettings()  # required fields come from the environment
