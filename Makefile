@@ -8,7 +8,7 @@ PORT ?= 3000
 AWS_PORT ?= 4566
 export PORT AWS_PORT
 
-.PHONY: help install test lint typecheck cfn-lint unit integration e2e demo serve train lock openapi clean
+.PHONY: help install browser test lint typecheck cfn-lint unit integration e2e demo serve train lock openapi clean
 
 help:  ## this list
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,8 +32,11 @@ typecheck: install  ## mypy with the pydantic plugin
 cfn-lint: install  ## validate template.yaml
 	$(BIN)/cfn-lint template.yaml
 
-test: lint typecheck cfn-lint  ## the whole gate: lint, types, template, all test tiers
+test: lint typecheck cfn-lint browser  ## the whole gate: lint, types, template, all test tiers
 	$(BIN)/pytest
+
+browser:  ## headless Chromium for the page tests (Debian's package; CI runs as root)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 unit: install  ## unit tests only (no network)
 	$(BIN)/pytest tests/unit
@@ -41,7 +44,7 @@ unit: install  ## unit tests only (no network)
 integration: install  ## moto-backed tests
 	$(BIN)/pytest tests/integration
 
-e2e: install  ## HTTP against the local stack
+e2e: install browser  ## HTTP against the local stack, and the customer page in headless Chromium
 	$(BIN)/pytest tests/e2e
 
 demo: install  ## start the local stack, run a scripted chatbot conversation, show the stored records
@@ -53,8 +56,12 @@ serve: install  ## keep the local stack up: API on PORT (3000), moto on AWS_PORT
 train: install  ## retrain the bundled models from seeded synthetic data
 	$(BIN)/python -m infra.train_models
 
-openapi: install  ## regenerate docs/openapi.json from the code
-	$(BIN)/python -m infra.openapi > docs/openapi.json
+openapi: install  ## regenerate docs/openapi.json and docs/openapi-customer.json from the code
+	$(BIN)/python -m infra.openapi docs
+
+.PHONY: bench
+bench: install  ## benchmarks (issue 6): table on stdout, bench-results/results.json; QUICK=1 for a seconds-long check
+	$(BIN)/python -m infra.bench $(if $(QUICK),--quick) --out bench-results/results.json
 
 lock: install  ## re-resolve requirements/*.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 --python-platform linux -o requirements/dev.lock -q
@@ -71,4 +78,17 @@ build-CatalogFunction:
 		"aws-lambda-powertools[tracer]>=3.4" "pydantic>=2.9" "pydantic-settings>=2.5"
 	mkdir -p "$(ARTIFACTS_DIR)/functions" && cp -R functions/. "$(ARTIFACTS_DIR)/functions/"
 	mkdir -p "$(ARTIFACTS_DIR)/models" && cd models && find . -name manifest.json -exec cp --parents {} "$(ARTIFACTS_DIR)/models/" \;
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+
+# `sam build` runs this for the customer function: the same small zip as the catalog's (the
+# page, its JSON and appeals need no numpy, shap or LightGBM; boto3 comes with the runtime).
+build-CustomerFunction: build-CatalogFunction
+
+# `sam build` runs this for the integrity job: functions/ and the small deps (no models, numpy or
+# shap; boto3 comes with the runtime).
+build-IntegrityFunction:
+	$(PYTHON) -m pip install --quiet --target "$(ARTIFACTS_DIR)" \
+		--platform manylinux2014_x86_64 --implementation cp --python-version 3.11 --only-binary=:all: \
+		"aws-lambda-powertools[tracer]>=3.4" "pydantic>=2.9" "pydantic-settings>=2.5"
+	mkdir -p "$(ARTIFACTS_DIR)/functions" && cp -R functions/. "$(ARTIFACTS_DIR)/functions/"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +

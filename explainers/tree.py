@@ -66,8 +66,11 @@ class TreeShap(Explainer):
         f = self.n_features
         if self._kind == "lightgbm":
             # Contributions come as K blocks of F feature values plus the expected value.
-            contrib = np.asarray(self._booster.predict(x, pred_contrib=True)).reshape(self.n_outputs, f + 1)
-            margin = np.asarray(self._booster.predict(x, raw_score=True)).reshape(-1)
+            # One row: a single thread beats thread start-up, and a Lambda has about one vCPU anyway.
+            contrib = np.asarray(self._booster.predict(x, pred_contrib=True, num_threads=1)).reshape(
+                self.n_outputs, f + 1
+            )
+            margin = np.asarray(self._booster.predict(x, raw_score=True, num_threads=1)).reshape(-1)
         else:
             contrib = self._xgb_predict(x, pred_contribs=True).reshape(self.n_outputs, f + 1)
             margin = self._xgb_predict(x, output_margin=True).reshape(-1)

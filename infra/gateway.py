@@ -7,6 +7,11 @@ goes back as HTTP. Authentication follows the local mode of docs/api.md: routes 
 the `requestContext.identity.userArn` that SigV4 with that role would give. The handlers still
 check the role themselves.
 
+Routes of every API in the template are served on the one local port. Where two APIs serve the
+same method and path (the auditor's IAM `GET /v1/explanations/{decision_id}` and the customer's
+public, token-authorized one), a request with an `Authorization` header goes to the IAM route
+and one without goes to the public route, as the two hosts would in AWS.
+
 Not emulated: API keys and usage-plan throttling (the key, when sent, is passed on in the event),
 the 29 s integration timeout, binary media types, CORS.
 """
@@ -14,6 +19,7 @@ the 29 s integration timeout, binary media types, CORS.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -33,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from infra.function_logs import FunctionLogs
 from infra.template import Route
 
 # Not under "candor": Powertools configures that logger for the functions, with their Lambda context.
@@ -326,7 +333,9 @@ class Gateway:
         stage: str = DEFAULT_STAGE,
         serialize_per_function: bool = True,
         resolve: Callable[[str], Handler] = import_handler,
+        logs: FunctionLogs | None = None,
     ) -> None:
+        self.logs = logs
         overrides = dict(handlers or {})
         self.routes = [dataclasses.replace(r, handler=overrides.get(r.function, r.handler)) for r in routes]
         self._patterns = [_Pattern(r, tuple(s for s in r.path.strip("/").split("/") if s)) for r in self.routes]
@@ -355,8 +364,14 @@ class Gateway:
 
     # -- matching and auth
 
-    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
-        """(route, path parameters, allowed methods on that path); route None when nothing serves it."""
+    def match(
+        self, method: str, path: str, *, authorization: bool = False
+    ) -> tuple[Route | None, dict[str, str], list[str]]:
+        """(route, path parameters, allowed methods on that path); route None when nothing serves it.
+
+        When an IAM and a public route share the method and path, `authorization` (the request has
+        an Authorization header) picks the IAM one, its absence the public one.
+        """
         parts = _split_path(path)
         candidates = [(p, params) for p in self._patterns if (params := p.match(parts)) is not None]
         if not candidates:
@@ -365,10 +380,14 @@ class Gateway:
         best = max(p.literal_count for p, _ in candidates)
         candidates = [(p, params) for p, params in candidates if p.literal_count == best]
         allowed = sorted({p.route.method for p, _ in candidates})
-        for pattern, params in candidates:
-            if pattern.route.method == method.upper():
-                return pattern.route, params, allowed
-        return None, {}, allowed
+        same_method = [(p, params) for p, params in candidates if p.route.method == method.upper()]
+        if not same_method:
+            return None, {}, allowed
+        if len(same_method) > 1:
+            wanted = "iam" if authorization else "none"
+            same_method = [c for c in same_method if c[0].route.auth == wanted] or same_method
+        pattern, params = same_method[0]
+        return pattern.route, params, allowed
 
     def authenticate(self, request: HttpRequest) -> str | None:
         """The role whose bearer token the request carries, or None."""
@@ -387,7 +406,9 @@ class Gateway:
     def dispatch(self, request: HttpRequest) -> HttpResponse:
         """Serve one request: route, authenticate, invoke, convert the proxy response."""
         request_id = str(uuid.uuid4())
-        route, params, allowed = self.match(request.method, request.path)
+        route, params, allowed = self.match(
+            request.method, request.path, authorization=request.header("Authorization") is not None
+        )
         if route is None and not allowed:
             return error_response(404, "not_found", f"no route for {request.path}")
         if route is None:
@@ -415,12 +436,9 @@ class Gateway:
         context = lambda_context(route, request_id)
         try:
             handler = self.handler_for(route)
-            lock = self._function_locks.get(route.function)
-            if lock is None:
+            lock = self._function_locks.get(route.function) or contextlib.nullcontext()
+            with lock, self.logs.capture(route.function) if self.logs else contextlib.nullcontext():
                 result = handler(event, context)
-            else:
-                with lock:
-                    result = handler(event, context)
         except Exception:
             # Lambda reports an unhandled error; API Gateway turns it into a 502.
             logger.error("handler %s failed:\n%s", route.handler, traceback.format_exc())
@@ -563,7 +581,7 @@ def make_event(
     A mapping body is sent as JSON. `role` adds that role's local bearer token and IAM identity.
     """
     gateway = Gateway(routes)
-    route, params, _ = gateway.match(method, path)
+    route, params, _ = gateway.match(method, path, authorization=role is not None)
     if route is None:
         raise ValueError(f"no route for {method} {path}")
     raw = json.dumps(body, ensure_ascii=False).encode() if isinstance(body, Mapping) else body

@@ -30,11 +30,13 @@ DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "t
 LOCAL_NAMES: Mapping[str, str] = {
     "RecordsTable": "candor-records",
     "IdempotencyTable": "candor-idempotency",
+    "AppealsTable": "candor-appeals",
     "ArchiveBucket": "candor-archive",
     "PersonalBucket": "candor-personal",
     "AccessLogsBucket": "candor-access-logs",
     "SubjectKeySecret": "candor/subject-key",
     "RecordsKey": "alias/candor-records",
+    "DigestSigningKey": "alias/candor-digests",
 }
 
 
@@ -145,6 +147,23 @@ def _create_bucket(client: Any, name: str, spec: tpl.BucketSpec, kms_key_arn: st
     )
 
 
+def _create_signing_keys(client: Any, document: Mapping[str, Any]) -> dict[str, str]:
+    """The template's asymmetric keys (the integrity digests' signing key), with its key spec and usage."""
+    created: dict[str, str] = {}
+    for logical_id, resource in document["Resources"].items():
+        props = resource.get("Properties") or {}
+        if resource.get("Type") != "AWS::KMS::Key" or props.get("KeyUsage") != "SIGN_VERIFY":
+            continue
+        arn = client.create_key(
+            Description=f"Candor {logical_id} (local)", KeySpec=props["KeySpec"], KeyUsage="SIGN_VERIFY"
+        )["KeyMetadata"]["Arn"]
+        client.create_alias(
+            AliasName=LOCAL_NAMES.get(logical_id, f"alias/candor-{logical_id.lower()}"), TargetKeyId=arn
+        )
+        created[logical_id] = arn
+    return created
+
+
 def provision(
     endpoint_url: str | None,
     *,
@@ -176,6 +195,7 @@ def provision(
     )["ARN"]
 
     physical: dict[str, str] = {"RecordsKey": key_arn, "SubjectKeySecret": secret_arn}
+    physical.update(_create_signing_keys(kms, document))
     for logical_id, table_spec in tpl.tables(document).items():
         name = LOCAL_NAMES.get(logical_id, f"candor-{logical_id.lower()}")
         _create_table(dynamodb, name, table_spec, key_arn)

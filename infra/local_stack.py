@@ -16,6 +16,7 @@ a second one gets new ports, but modules imported by the first keep their client
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -27,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from infra import template as tpl
+from infra.function_logs import FunctionLogs, installed
 from infra.gateway import TOKEN_ENV, Gateway, local_tokens, make_event
 from infra.local_aws import MotoEndpoint, provision, start_moto
 
@@ -71,14 +73,20 @@ class LocalStack:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._saved_environ: dict[str, str | None] = {}
+        self.logs_dir = tpl.REPO_ROOT / ".local-stack" / "logs"  # each function's stdout, like CloudWatch Logs
+        self._logs: contextlib.AbstractContextManager[FunctionLogs] | None = None
 
     def start(self) -> LocalStack:
         """Start moto, provision, set the environment, import the handlers and serve the API."""
         try:
             self._moto = start_moto(self.aws_port, self.host)
             self.aws_url = self._moto.url
+            self._logs = installed(self.logs_dir)
             self.gateway = Gateway(
-                tpl.routes(tpl.load_template(self.template_path)), tokens=self.tokens, handlers=self.handlers
+                tpl.routes(tpl.load_template(self.template_path)),
+                tokens=self.tokens,
+                handlers=self.handlers,
+                logs=self._logs.__enter__(),
             )
             # Bind first: the API's URL is part of the functions' environment (CANDOR_PUBLIC_BASE_URL).
             self._server = self.gateway.make_server(self.host, self.port, quiet=self.quiet)
@@ -109,6 +117,9 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        if self._logs is not None:
+            self._logs.__exit__(None, None, None)
+            self._logs = None
         for key, value in self._saved_environ.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -150,7 +161,9 @@ def _banner(stack: LocalStack) -> str:
         f"  aws --endpoint-url {aws} dynamodb list-tables",
         f"  aws --endpoint-url {aws} dynamodb scan --table-name {stack.env['CANDOR_RECORDS_TABLE']}",
         f"  aws --endpoint-url {aws} s3 ls s3://{stack.env['CANDOR_ARCHIVE_BUCKET']} --recursive",
+        f"  candor audit --api {api} --token {stack.tokens['auditor']} query --model ticket-router",
         "",
+        f"Function logs (Powertools logs and metrics, as CloudWatch would get them): {stack.logs_dir}/",
         "Ctrl-C stops.",
     ]
     return "\n".join(lines)
@@ -217,6 +230,9 @@ REFUND = {
 }
 
 _EVENT_TIME = datetime(2026, 8, 3, 9, 0, 0, tzinfo=UTC)
+SAMPLE_DECISION = "01K1R5Q8X0EXAMPLE000000000"
+# Well-formed (payload.mac) but signed with no real key: the customer routes must answer 403.
+FORGED_TOKEN = "MDFLMVI1UThYMEVYQU1QTEUwMDAwMDAwMDAuMTgwMDAwMDAwMA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"  # noqa: S105 - a deliberately invalid sample
 
 
 def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, dict[str, Any]]:
@@ -260,6 +276,57 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
             "path": "/v1/decisions/ticket-router",
             "body": {**TICKET_EN, "request_id": "bad-4"},
             "role": None,
+        },
+        # Customer routes (public CustomerApi): a token that was never signed gets the same 403 everywhere.
+        "customer-view-bad-token": {
+            "method": "GET",
+            "path": f"/v1/explanations/{SAMPLE_DECISION}/view",
+            "query": {"token": FORGED_TOKEN},
+            "role": None,
+        },
+        "customer-explanation-no-token": {
+            "method": "GET",
+            "path": f"/v1/explanations/{SAMPLE_DECISION}",
+            "role": None,
+        },
+        "customer-appeal-bad-token": {
+            "path": f"/v1/explanations/{SAMPLE_DECISION}/appeal",
+            "query": {"token": FORGED_TOKEN},
+            "body": {"reason": "The parcel arrived broken and the refund was denied"},
+            "role": None,
+        },
+        # Auditor and privacy routes (main API, IAM).
+        "audit-list": {
+            "method": "GET",
+            "path": "/v1/explanations",
+            "query": {"model_id": "refund-decision", "from": "2026-08-01T00:00:00Z", "to": "2026-08-04T00:00:00Z"},
+            "role": "auditor",
+        },
+        "audit-get": {"method": "GET", "path": f"/v1/explanations/{SAMPLE_DECISION}", "role": "auditor"},
+        "audit-fairness": {
+            "method": "GET",
+            "path": "/v1/reports/fairness",
+            "query": {
+                "model_id": "refund-decision",
+                "attribute": "age_band",
+                "from": "2026-08-01T00:00:00Z",
+                "to": "2026-08-04T00:00:00Z",
+            },
+            "role": "auditor",
+        },
+        "audit-attributions": {
+            "method": "GET",
+            "path": "/v1/reports/attributions",
+            "query": {"model_id": "refund-decision", "from": "2026-08-01T00:00:00Z", "to": "2026-08-04T00:00:00Z"},
+            "role": "auditor",
+        },
+        "audit-by-chatbot": {"method": "GET", "path": "/v1/explanations", "query": {"model_id": "refund-decision"}},
+        "privacy-erase": {"method": "DELETE", "path": "/v1/subjects/customer-42", "role": "privacy"},
+        "audit-verify": {
+            "method": "GET",
+            "path": "/v1/integrity/verify",
+            "query": {"from": "2026-08-03T00:00:00Z", "to": "2026-08-03T06:00:00Z"},
+            "role": "auditor",
         },
     }
     events: dict[str, dict[str, Any]] = {}

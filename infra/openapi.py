@@ -1,25 +1,55 @@
-"""Print the OpenAPI document generated from the routes and pydantic models (`make openapi`)."""
+"""Write the OpenAPI documents generated from the routes and pydantic models (`make openapi`).
+
+Two documents, as there are two APIs: the main one (IAM: chatbots, auditors, privacy
+officers) and the public customer API (authorized by the customer link's signed token).
+Both serve `GET /v1/explanations/{decision_id}`: to auditors on the first, to the customer
+on the second.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from functions.api.app import build_app
-from functions.api.routes import catalog, decisions
+from functions.api.routes import audit, catalog, customer, decisions, privacy
 
-DESCRIPTION = (
+COMMON = (
     "Candor wraps AI routing and decision calls: every answer carries a SHAP explanation, an AI-disclosure "
-    "notice, and is sealed into a write-once audit record before it is returned. In AWS, callers sign requests "
-    "with SigV4 (IAM roles candor-chatbot, candor-auditor, candor-privacy; chatbots also send an API key); on the "
-    'local stack they send `Authorization: Bearer <token>`. Every error is {"error": {"code", "message", "field"?}}.'
+    "notice, and is sealed into a write-once audit record before it is returned. "
+    'Every error is {"error": {"code", "message", "field"?}}. '
 )
+APIS: dict[str, tuple[str, tuple[Router, ...], str]] = {
+    "openapi.json": (
+        "Candor",
+        (catalog.router, decisions.router, audit.router, privacy.router),
+        COMMON + "In AWS, callers sign requests with SigV4 (IAM roles candor-chatbot, candor-auditor, "
+        "candor-privacy; chatbots also send an API key); on the local stack they send "
+        "`Authorization: Bearer <token>`.",
+    ),
+    "openapi-customer.json": (
+        "Candor customer API",
+        (customer.router,),
+        COMMON + "The customer routes are a separate public API, authorized by the signed, expiring token of "
+        "the customer link (`?token=`), not by IAM.",
+    ),
+}
 
 
-def document() -> dict:
-    app = build_app(catalog.router, decisions.router)
-    schema = app.get_openapi_json_schema(title="Candor", version="1.0.0", description=DESCRIPTION)
-    return json.loads(schema)
+def document(name: str = "openapi.json") -> dict:
+    title, routers, description = APIS[name]
+    return json.loads(
+        build_app(*routers).get_openapi_json_schema(title=title, version="1.0.0", description=description)
+    )
+
+
+def write(directory: Path) -> None:
+    for name in APIS:
+        (directory / name).write_text(json.dumps(document(name), indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
-    print(json.dumps(document(), indent=2, sort_keys=True))
+    write(Path(sys.argv[1] if len(sys.argv) > 1 else "docs"))

@@ -229,6 +229,7 @@ class Route:
     timeout_s: int = 3
     memory_mb: int = 128
     event_name: str = field(default="", compare=False)
+    api: str = ""  # logical id of the AWS::Serverless::Api it belongs to
 
 
 def _function_properties(tpl: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
@@ -264,8 +265,10 @@ def routes(tpl: Mapping[str, Any] | None = None) -> list[Route]:
             event_props = event.get("Properties", {})
             api_auth: Mapping[str, Any] = {}
             api_ref = event_props.get("RestApiId")
+            api_id = ""
             if isinstance(api_ref, dict) and "Ref" in api_ref:
-                api_auth = (resources.get(api_ref["Ref"], {}).get("Properties") or {}).get("Auth") or {}
+                api_id = str(api_ref["Ref"])
+                api_auth = (resources.get(api_id, {}).get("Properties") or {}).get("Auth") or {}
             event_auth = event_props.get("Auth") or {}
             authorizer = event_auth.get("Authorizer", api_auth.get("DefaultAuthorizer", "NONE"))
             found.append(
@@ -279,9 +282,10 @@ def routes(tpl: Mapping[str, Any] | None = None) -> list[Route]:
                     timeout_s=int(props.get("Timeout", 3)),
                     memory_mb=int(props.get("MemorySize", 128)),
                     event_name=event_name,
+                    api=api_id,
                 )
             )
-    return sorted(found, key=lambda r: (r.path, r.method))
+    return sorted(found, key=lambda r: (r.path, r.method, r.api))
 
 
 # ---------------------------------------------------------------------- environment

@@ -61,7 +61,7 @@ class TabularTreeRuntime:
 
     def run(self, inputs: Mapping[str, FeatureValue]) -> ModelRun:
         row = self.encode(inputs)
-        predicted = np.atleast_1d(self.booster.predict(row[None, :])[0])
+        predicted = np.atleast_1d(self.booster.predict(row[None, :], num_threads=1)[0])
         if self._binary:
             probabilities = np.array([1.0 - predicted[0], predicted[0]])
             output = 0  # the single margin is the log-odds of the second label
@@ -128,7 +128,7 @@ def _tabular_explainer(manifest: ModelManifest, booster: Any, background: np.nda
         return explainers.create("tree_shap", booster, output_units=manifest.output_units)
 
     def raw_margin(rows: np.ndarray) -> np.ndarray:
-        return np.asarray(booster.predict(rows, raw_score=True))
+        return np.asarray(booster.predict(rows, raw_score=True, num_threads=1))
 
     explainer = explainers.create(
         manifest.explainer.method, raw_margin, background, output_units=manifest.output_units, **settings

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
-
+from functions.coldstart import per_container
 from functions.domain.disclosure import NoticeCatalogue, OperatorProfile
 from functions.schemas.settings import CatalogSettings, catalog_settings
 from functions.stores import aws_clients
@@ -19,12 +18,12 @@ def operator_profile(settings: CatalogSettings) -> OperatorProfile:
     )
 
 
-@cache
+@per_container
 def notices() -> NoticeCatalogue:
     return NoticeCatalogue.load()
 
 
-@cache
+@per_container
 def manifests_registry() -> ModelRegistry:
     """Manifests only: enough for /v1/models, without loading any model library."""
     return ModelRegistry(source_from_uri(catalog_settings().models_uri, aws_clients.s3))

@@ -26,9 +26,10 @@ from functions.domain.errors import (
     CandorError,
     DependencyUnavailable,
     InvalidInput,
+    MalformedRequest,
     ManifestError,
     ModelOutputInvalid,
-    UnknownModel,
+    NotFound,
 )
 from functions.schemas.api import ErrorBody
 
@@ -36,7 +37,8 @@ logger = Logger(child=True)
 
 STATUS_OF: dict[type[CandorError], HTTPStatus] = {
     InvalidInput: HTTPStatus.UNPROCESSABLE_ENTITY,
-    UnknownModel: HTTPStatus.NOT_FOUND,
+    NotFound: HTTPStatus.NOT_FOUND,
+    MalformedRequest: HTTPStatus.BAD_REQUEST,
     ModelOutputInvalid: HTTPStatus.BAD_GATEWAY,
     DependencyUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     ManifestError: HTTPStatus.SERVICE_UNAVAILABLE,

@@ -20,8 +20,24 @@ class InvalidInput(CandorError):
     code = "invalid_input"
 
 
-class UnknownModel(CandorError):
+class NotFound(CandorError):
+    """The thing named in the path does not exist (404)."""
+
+    code = "not_found"
+
+
+class UnknownModel(NotFound):
     code = "unknown_model"
+
+
+class UnknownRecord(NotFound):
+    code = "unknown_decision"
+
+
+class MalformedRequest(CandorError):
+    """Something the caller sent cannot be read at all, e.g. a tampered cursor (400)."""
+
+    code = "malformed_request"
 
 
 class ModelOutputInvalid(CandorError):

@@ -6,11 +6,12 @@ rather than the hundredth request.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from functions.coldstart import per_container
 
 BUNDLED_MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -85,24 +86,41 @@ class AuditSettings(CatalogSettings):
     subject_key: SecretStr | None = Field(default=None, description="The key itself; local stack and tests only.")
     max_window_days: int = Field(default=366, gt=0, description="Longest time window one query or report may span.")
     max_page_size: int = Field(default=200, gt=0, le=1000)
+    max_verify_days: int = Field(default=1, gt=0, description="Longest span one integrity check may cover.")
     min_group_size: int = Field(default=30, gt=0, description="Fairness groups smaller than this are reported apart.")
+    # Integrity digests (functions/domain/integrity.py); the window is fixed once digests exist.
+    digest_window_hours: int = Field(default=1, description="Digest window in hours: 1, 2, 3, 4, 6, 8, 12 or 24.")
+    digest_lag_seconds: int = Field(default=300, ge=0, description="A window closes this long after its end.")
+    digest_first_window: str | None = Field(
+        default=None, description="ISO-8601 start of the first digested window; default: the newest closed one."
+    )
+    archive_retention_days: int = Field(
+        default=183, gt=0, description="The archive bucket's default Object Lock period (template.yaml)."
+    )
+
+    @field_validator("digest_window_hours")
+    @classmethod
+    def _window_divides_a_day(cls, hours: int) -> int:
+        if hours < 1 or 24 % hours:
+            raise ValueError("CANDOR_DIGEST_WINDOW_HOURS must divide 24 (1, 2, 3, 4, 6, 8, 12 or 24)")
+        return hours
 
 
-@lru_cache(maxsize=1)
+@per_container
 def catalog_settings() -> CatalogSettings:
     return CatalogSettings()
 
 
-@lru_cache(maxsize=1)
+@per_container
 def audit_settings() -> AuditSettings:
     return AuditSettings()  # required fields come from the environment
 
 
-@lru_cache(maxsize=1)
+@per_container
 def decision_settings() -> DecisionSettings:
     return DecisionSettings()  # required fields come from the environment
 
 
-@lru_cache(maxsize=1)
+@per_container
 def customer_settings() -> CustomerSettings:
     return CustomerSettings()  # required fields come from the environment

@@ -6,14 +6,16 @@ client at the local stack's moto server.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 
+from functions.coldstart import per_container
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
@@ -21,16 +23,21 @@ if TYPE_CHECKING:
 _CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
 
 
-@cache
+@per_container
 def dynamodb() -> DynamoDBClient:
     return boto3.client("dynamodb", config=_CONFIG)
 
 
-@cache
+@per_container
+def kms() -> KMSClient:
+    return boto3.client("kms", config=_CONFIG)
+
+
+@per_container
 def s3() -> S3Client:
     return boto3.client("s3", config=_CONFIG)
 
 
-@cache
+@per_container
 def secretsmanager() -> SecretsManagerClient:
     return boto3.client("secretsmanager", config=_CONFIG)

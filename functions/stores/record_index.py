@@ -6,7 +6,7 @@ first, a page at a time. Items come back as plain Python values.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,8 +37,10 @@ def days_newest_first(start: date, end: date) -> list[date]:
 
 
 class RecordIndex:
-    def __init__(self, *, table: str, dynamodb: DynamoDBClient) -> None:
-        self.table, self.dynamodb = table, dynamodb
+    """Query-only reads of a table's indexes whose sort key is a timestamp (records, and appeals)."""
+
+    def __init__(self, *, table: str, dynamodb: DynamoDBClient, sort_key: str = "decided_at") -> None:
+        self.table, self.dynamodb, self.sort_key = table, dynamodb, sort_key
 
     def _query(
         self,
@@ -51,12 +53,13 @@ class RecordIndex:
         limit: int,
         exclusive_start: dict[str, Any] | None,
         projection: Sequence[str] | None,
+        filters: Mapping[str, str] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": index,
-            "KeyConditionExpression": "#k = :k AND decided_at BETWEEN :start AND :end",
-            "ExpressionAttributeNames": {"#k": key_name},
+            "KeyConditionExpression": "#k = :k AND #t BETWEEN :start AND :end",
+            "ExpressionAttributeNames": {"#k": key_name, "#t": self.sort_key},
             "ExpressionAttributeValues": {":k": {"S": key_value}, ":start": {"S": start}, ":end": {"S": end}},
             "ScanIndexForward": False,
             "Limit": limit,
@@ -67,6 +70,10 @@ class RecordIndex:
             names = {f"#p{i}": name for i, name in enumerate(projection)}
             request["ProjectionExpression"] = ", ".join(names)
             request["ExpressionAttributeNames"] |= names
+        if filters:
+            request["FilterExpression"] = " AND ".join(f"#f{i} = :f{i}" for i in range(len(filters)))
+            request["ExpressionAttributeNames"] |= {f"#f{i}": name for i, name in enumerate(filters)}
+            request["ExpressionAttributeValues"] |= {f":f{i}": {"S": v} for i, v in enumerate(filters.values())}
         try:
             answer = self.dynamodb.query(**request)
         except (ClientError, BotoCoreError) as error:
@@ -83,6 +90,7 @@ class RecordIndex:
         limit: int,
         position: Position = (0, None),
         projection: Sequence[str] | None = None,
+        filters: Mapping[str, str] | None = None,
     ) -> Page:
         """Up to `limit` items of the window, walking `partitions` in order from `position`.
 
@@ -101,6 +109,7 @@ class RecordIndex:
                 limit=limit - len(items),
                 exclusive_start=start_key,
                 projection=projection,
+                filters=filters,
             )
             items.extend(batch)
             if start_key is None:

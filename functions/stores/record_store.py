@@ -87,6 +87,21 @@ def index_item(record: ExplanationRecord, key: str) -> dict[str, Any]:
     return item
 
 
+def put_new_object(s3: S3Client, bucket: str, key: str, body: bytes, kms_key_id: str) -> None:
+    """Encrypted with the customer key, checksummed end to end, never over an existing object."""
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=body,
+        ContentType="application/json",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=kms_key_id,
+        ChecksumAlgorithm="SHA256",
+        ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
+        IfNoneMatch="*",
+    )
+
+
 class AwsRecordStore:
     """The RecordStore of the domain, on S3 (SSE-KMS, checksummed, no overwrite) and DynamoDB."""
 
@@ -103,35 +118,17 @@ class AwsRecordStore:
         self.table, self.bucket, self.personal_bucket, self.kms_key_id = table, bucket, personal_bucket, kms_key_id
         self.dynamodb, self.s3 = dynamodb, s3
 
-    def _put_object(self, bucket: str, key: str, body: bytes, content_sha256: str) -> None:
-        """Encrypted with the customer key, checksummed end to end, never over an existing object."""
-        self.s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=body,
-            ContentType="application/json",
-            ServerSideEncryption="aws:kms",
-            SSEKMSKeyId=self.kms_key_id,
-            ChecksumAlgorithm="SHA256",
-            ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
-            IfNoneMatch="*",
-            Metadata={"content-sha256": content_sha256},
-        )
-
     def put(self, record: ExplanationRecord) -> None:
         if record.personal is None:
             raise ValueError("a new record carries its personal part")
         key = archive_key(record.envelope)
         item = index_item(record, key)
         try:
-            self._put_object(
-                self.bucket, key, canonical_json(record.model_dump(exclude={"personal"})), record.content_sha256
-            )
-            self._put_object(
-                self.personal_bucket,
-                personal_key(record.envelope.decision_id),
-                canonical_json(record.personal),
-                record.envelope.personal_sha256,
+            sealed = canonical_json(record.model_dump(exclude={"personal"}))
+            put_new_object(self.s3, self.bucket, key, sealed, self.kms_key_id)
+            personal = canonical_json(record.personal)
+            put_new_object(
+                self.s3, self.personal_bucket, personal_key(record.envelope.decision_id), personal, self.kms_key_id
             )
             self.dynamodb.put_item(
                 TableName=self.table,
@@ -179,3 +176,56 @@ def _reason(error: Exception) -> str:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code", "ClientError"))
     return type(error).__name__
+
+
+class AwsErasureStore:
+    """The privacy officer's writes: delete personal parts, mark index items, keep a receipt."""
+
+    def __init__(
+        self, *, table: str, bucket: str, personal_bucket: str, kms_key_id: str, dynamodb: DynamoDBClient, s3: S3Client
+    ) -> None:
+        self.table, self.bucket, self.personal_bucket, self.kms_key_id = table, bucket, personal_bucket, kms_key_id
+        self.dynamodb, self.s3 = dynamodb, s3
+
+    def erase(self, decision_id: str, at: str) -> None:
+        """Delete every version of the personal part, then drop the segments from the index item."""
+        key = personal_key(decision_id)
+        try:
+            listing = self.s3.list_object_versions(Bucket=self.personal_bucket, Prefix=key)
+            versions = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
+                if v["Key"] == key
+            ]
+            if versions:
+                self.s3.delete_objects(Bucket=self.personal_bucket, Delete={"Objects": versions, "Quiet": True})  # type: ignore[typeddict-item]
+            self._mark(decision_id, "erased", at, remove_segments=True)
+        except (ClientError, BotoCoreError) as error:
+            raise DependencyUnavailable(f"the erasure could not be completed: {_reason(error)}") from error
+
+    def restrict(self, decision_id: str, at: str) -> None:
+        try:
+            self._mark(decision_id, "restricted", at, remove_segments=False)
+        except (ClientError, BotoCoreError) as error:
+            raise DependencyUnavailable(f"the restriction could not be recorded: {_reason(error)}") from error
+
+    def _mark(self, decision_id: str, status: str, at: str, *, remove_segments: bool) -> None:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"decision_id": {"S": decision_id}},
+            "UpdateExpression": "SET erasure_status = :s, erasure_at = :at",
+            "ConditionExpression": "attribute_exists(decision_id)",
+            "ExpressionAttributeValues": {":s": {"S": status}, ":at": {"S": at}},
+        }
+        if remove_segments:
+            request["UpdateExpression"] += " REMOVE #seg"
+            request["ExpressionAttributeNames"] = {"#seg": "segments"}  # a reserved word
+        self.dynamodb.update_item(**request)
+
+    def keep_receipt(self, erasure_id: str, body: bytes) -> str:
+        key = f"erasures/{erasure_id}.json"
+        try:
+            put_new_object(self.s3, self.bucket, key, body, self.kms_key_id)
+        except (ClientError, BotoCoreError) as error:
+            raise DependencyUnavailable(f"the erasure receipt could not be stored: {_reason(error)}") from error
+        return key

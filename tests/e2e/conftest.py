@@ -46,3 +46,19 @@ def api() -> Iterator[Client]:
     with LocalStack() as stack:
         yield Client(stack, requests.Session())
     fresh_container()
+
+
+@pytest.fixture
+def dynamodb_calls() -> Iterator[list[str]]:
+    """The DynamoDB operations the functions' own client makes during a test."""
+    from functions.stores import aws_clients
+
+    calls: list[str] = []
+    client = aws_clients.dynamodb()
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    client.meta.events.register("before-call.dynamodb.*", record, unique_id="test-dynamodb-calls")
+    yield calls
+    client.meta.events.unregister("before-call.dynamodb.*", unique_id="test-dynamodb-calls")

@@ -25,7 +25,11 @@ from infra.local_stack import LocalStack
 TEMPLATE = tpl.template()
 TABLES = tpl.tables(TEMPLATE)
 BUCKETS = tpl.buckets(TEMPLATE)
-TABLE_ENV = {"RecordsTable": "CANDOR_RECORDS_TABLE", "IdempotencyTable": "CANDOR_IDEMPOTENCY_TABLE"}
+TABLE_ENV = {
+    "RecordsTable": "CANDOR_RECORDS_TABLE",
+    "IdempotencyTable": "CANDOR_IDEMPOTENCY_TABLE",
+    "AppealsTable": "CANDOR_APPEALS_TABLE",
+}
 BUCKET_ENV = {"ArchiveBucket": "CANDOR_ARCHIVE_BUCKET"}
 
 
@@ -183,7 +187,8 @@ def test_aws_cli_works_against_the_local_stack(stack: LocalStack) -> None:
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    assert set(cli("dynamodb", "list-tables")["TableNames"]) == {"candor-records", "candor-idempotency"}
+    tables = set(cli("dynamodb", "list-tables")["TableNames"])
+    assert {"candor-records", "candor-idempotency", "candor-appeals"} <= tables
     lock = cli("s3api", "get-object-lock-configuration", "--bucket", "candor-archive")
     assert lock["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
 
@@ -207,7 +212,9 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-@pytest.mark.parametrize("logical_id", ["DecisionsFunction", "CatalogFunction"])
+@pytest.mark.parametrize(
+    "logical_id", ["DecisionsFunction", "CatalogFunction", "CustomerFunction", "IntegrityFunction"]
+)
 def test_function_policies_have_no_wildcards(logical_id: str) -> None:
     for statement in _function_statements(logical_id):
         assert statement["Effect"] == "Allow"
@@ -251,7 +258,10 @@ def test_archive_retention_is_compliance_with_exactly_one_period() -> None:
     assert all(props["PublicAccessBlockConfiguration"].values())
 
 
-@pytest.mark.parametrize("logical_id", ["RecordsTable", "IdempotencyTable", "ArchiveBucket", "RecordsKey"])
+@pytest.mark.parametrize(
+    "logical_id",
+    ["RecordsTable", "IdempotencyTable", "AppealsTable", "ArchiveBucket", "RecordsKey", "DigestSigningKey"],
+)
 def test_stateful_resources_are_retained(logical_id: str) -> None:
     resource = TEMPLATE["Resources"][logical_id]
     assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
@@ -267,6 +277,134 @@ def test_buckets_deny_plain_http() -> None:
         )
 
 
-def test_every_route_is_authorized_except_health() -> None:
-    open_routes = [(r.method, r.path) for r in tpl.routes(TEMPLATE) if r.auth == "none"]
-    assert open_routes == [("GET", "/v1/health")]
+def test_every_route_is_authorized_by_iam_except_health_and_the_customer_api() -> None:
+    # CustomerApi has no authorizer: its handler authorizes every request by the link's signed token.
+    routes = tpl.routes(TEMPLATE)
+    open_routes = sorted((r.api, r.method, r.path) for r in routes if r.auth == "none")
+    assert open_routes == [
+        ("Api", "GET", "/v1/health"),
+        ("CustomerApi", "GET", "/v1/explanations/{decision_id}"),
+        ("CustomerApi", "GET", "/v1/explanations/{decision_id}/view"),
+        ("CustomerApi", "POST", "/v1/explanations/{decision_id}/appeal"),
+    ]
+    assert {r.function for r in routes if r.api == "CustomerApi"} == {"CustomerFunction"}
+    customer_api = TEMPLATE["Resources"]["CustomerApi"]["Properties"]
+    assert "Auth" not in customer_api
+    assert customer_api["TracingEnabled"] is True
+    assert customer_api["AccessLogSetting"]["DestinationArn"]
+    assert "querystring" not in customer_api["AccessLogSetting"]["Format"].lower()  # the token stays out of logs
+    throttle = customer_api["MethodSettings"][0]
+    assert throttle["ThrottlingRateLimit"] > 0
+    assert throttle["ThrottlingBurstLimit"] > 0
+    assert throttle["DataTraceEnabled"] is False
+
+
+def test_customer_links_point_at_the_customer_api() -> None:
+    env = TEMPLATE["Resources"]["DecisionsFunction"]["Properties"]["Environment"]["Variables"]
+    condition, configured, default = env["CANDOR_PUBLIC_BASE_URL"]["Fn::If"]
+    assert condition == "HasPublicBaseUrl"
+    assert configured == {"Ref": "PublicBaseUrl"}
+    assert "${CustomerApi}" in default["Fn::Sub"]
+
+
+def test_the_customer_function_reads_records_and_writes_appeals_once() -> None:
+    statements = _function_statements("CustomerFunction")
+    granted = {
+        (action, json.dumps(resource, sort_keys=True))
+        for s in statements
+        for action in _as_list(s["Action"])
+        for resource in _as_list(s["Resource"])
+    }
+
+    def ref(value: Any) -> str:
+        return json.dumps(value, sort_keys=True)
+
+    assert granted == {
+        ("dynamodb:GetItem", ref({"Fn::GetAtt": ["RecordsTable", "Arn"]})),
+        ("dynamodb:GetItem", ref({"Fn::GetAtt": ["AppealsTable", "Arn"]})),
+        ("dynamodb:PutItem", ref({"Fn::GetAtt": ["AppealsTable", "Arn"]})),
+        ("s3:GetObject", ref({"Fn::Sub": "${ArchiveBucket.Arn}/records/*"})),
+        ("s3:GetObject", ref({"Fn::Sub": "${PersonalBucket.Arn}/personal/*"})),
+        ("kms:Decrypt", ref({"Fn::GetAtt": ["RecordsKey", "Arn"]})),
+        ("secretsmanager:GetSecretValue", ref({"Ref": "SubjectKeySecret"})),
+    }
+    handler = TEMPLATE["Resources"]["CustomerFunction"]
+    assert handler["Metadata"]["BuildMethod"] == "makefile"
+    assert handler["Properties"]["Runtime"] == "python3.11"
+
+
+def test_appeals_table_keys_and_index() -> None:
+    spec = TABLES["AppealsTable"]
+    assert spec.key_schema == [{"AttributeName": "decision_id", "KeyType": "HASH"}]
+    assert _gsis(spec.global_secondary_indexes) == {
+        "by_model_day": ([("model_day", "HASH"), ("created_at", "RANGE")], "ALL"),
+    }
+    assert spec.point_in_time_recovery
+    assert spec.deletion_protection
+    assert spec.billing_mode == "PAY_PER_REQUEST"
+    sse = TEMPLATE["Resources"]["AppealsTable"]["Properties"]["SSESpecification"]
+    assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "RecordsKey"}}
+
+
+# ------------------------------------------------------------------ integrity digests
+
+
+def test_the_digest_signing_key_is_provisioned_as_in_the_template(aws_env: dict[str, str]) -> None:
+    props = TEMPLATE["Resources"]["DigestSigningKey"]["Properties"]
+    key = boto3.client("kms").describe_key(KeyId=aws_env["CANDOR_DIGEST_KEY_ID"])["KeyMetadata"]
+    assert (
+        (key["KeySpec"], key["KeyUsage"]) == (props["KeySpec"], props["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    )
+    assert "ECDSA_SHA_256" in key["SigningAlgorithms"]
+
+
+def test_the_digest_signing_key_is_asymmetric_and_kept() -> None:
+    resource = TEMPLATE["Resources"]["DigestSigningKey"]
+    assert "EnableKeyRotation" not in resource["Properties"]  # AWS rotates symmetric keys only
+    assert resource["DeletionPolicy"] == "Retain"  # old digests must stay verifiable
+    env = tpl.function_environment(TEMPLATE)
+    assert env["CANDOR_DIGEST_KEY_ID"] == {"Fn::GetAtt": ["DigestSigningKey", "Arn"]}
+
+
+def test_only_the_integrity_job_may_lengthen_retention() -> None:
+    functions = [k for k, r in TEMPLATE["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
+    granted = {
+        name: [s for s in _function_statements(name) if "s3:PutObjectRetention" in _as_list(s["Action"])]
+        for name in functions
+    }
+    assert [name for name, statements in granted.items() if statements] == ["IntegrityFunction"]
+    (statement,) = granted["IntegrityFunction"]
+    assert statement["Resource"] == [
+        {"Fn::Sub": "${ArchiveBucket.Arn}/records/*"},
+        {"Fn::Sub": "${ArchiveBucket.Arn}/digests/*"},
+    ]
+    every_action = {a for name in functions for s in _function_statements(name) for a in _as_list(s["Action"])}
+    assert "s3:BypassGovernanceRetention" not in every_action
+
+
+def test_the_integrity_job_runs_hourly_writes_only_digests_and_is_watched() -> None:
+    resources = TEMPLATE["Resources"]
+    props = resources["IntegrityFunction"]["Properties"]
+    assert props["Handler"] == "functions.handlers.integrity.lambda_handler"
+    assert resources["IntegrityFunction"]["Metadata"]["BuildMethod"] == "makefile"
+    (event,) = props["Events"].values()
+    assert (event["Type"], event["Properties"]["Schedule"]) == ("Schedule", "rate(1 hour)")
+    writes = [s for s in _function_statements("IntegrityFunction") if "s3:PutObject" in _as_list(s["Action"])]
+    assert [s["Resource"] for s in writes] == [{"Fn::Sub": "${ArchiveBucket.Arn}/digests/*"}]
+    table_actions = {
+        a for s in _function_statements("IntegrityFunction") for a in _as_list(s["Action"]) if a.startswith("dynamodb:")
+    }
+    assert table_actions == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    alarm = resources["IntegrityFunctionErrorsAlarm"]["Properties"]
+    assert alarm["MetricName"] == "Errors"
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "IntegrityFunction"}}]
+    log_group = resources["IntegrityFunctionLogGroup"]["Properties"]
+    assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${IntegrityFunction}"}
+    assert log_group["RetentionInDays"]
+
+
+def test_the_integrity_job_knows_the_archive_default_retention() -> None:
+    from functions.schemas.settings import AuditSettings
+
+    days = TEMPLATE["Resources"]["ArchiveBucket"]["Properties"]["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    assert AuditSettings.model_fields["archive_retention_days"].default == days["Days"]

@@ -52,18 +52,28 @@ def echoed(gateway: Gateway, req: HttpRequest) -> dict[str, Any]:
 
 
 def test_routes_come_from_the_template() -> None:
-    table = {(r.method, r.path): (r.function, r.handler, r.auth, r.api_key_required) for r in ROUTES}
-    assert table == {
-        ("GET", "/v1/health"): ("CatalogFunction", "functions.handlers.catalog.lambda_handler", "none", False),
-        ("GET", "/v1/models"): ("CatalogFunction", "functions.handlers.catalog.lambda_handler", "iam", False),
-        ("GET", "/v1/disclosure"): ("CatalogFunction", "functions.handlers.catalog.lambda_handler", "iam", True),
-        ("POST", "/v1/decisions/{model_id}"): (
+    table = {(r.method, r.path, r.api): (r.function, r.handler, r.auth, r.api_key_required) for r in ROUTES}
+    customer = ("CustomerFunction", "functions.handlers.customer.lambda_handler", "none", False)
+    expected = {
+        ("GET", "/v1/health", "Api"): ("CatalogFunction", "functions.handlers.catalog.lambda_handler", "none", False),
+        ("GET", "/v1/models", "Api"): ("CatalogFunction", "functions.handlers.catalog.lambda_handler", "iam", False),
+        ("GET", "/v1/disclosure", "Api"): (
+            "CatalogFunction",
+            "functions.handlers.catalog.lambda_handler",
+            "iam",
+            True,
+        ),
+        ("POST", "/v1/decisions/{model_id}", "Api"): (
             "DecisionsFunction",
             "functions.handlers.decisions.lambda_handler",
             "iam",
             True,
         ),
+        ("GET", "/v1/explanations/{decision_id}/view", "CustomerApi"): customer,
+        ("GET", "/v1/explanations/{decision_id}", "CustomerApi"): customer,
+        ("POST", "/v1/explanations/{decision_id}/appeal", "CustomerApi"): customer,
     }
+    assert expected.items() <= table.items()
 
 
 def test_short_tags_stay_unresolved() -> None:
@@ -319,3 +329,33 @@ def test_every_route_has_a_sample_event() -> None:
 def test_make_event_rejects_unknown_routes() -> None:
     with pytest.raises(ValueError, match="no route"):
         make_event("GET", "/v1/nope", routes=ROUTES)
+
+
+# ------------------------------------------------------------ two APIs, one port
+
+
+def test_a_path_served_by_two_apis_goes_by_the_authorization_header() -> None:
+    routes = [
+        tpl.Route("GET", "/v1/explanations/{decision_id}", "AuditFunction", "a.h", "iam", False, api="Api"),
+        tpl.Route("GET", "/v1/explanations/{decision_id}", "CustomerFunction", "c.h", "none", False, api="CustomerApi"),
+        tpl.Route("GET", "/v1/explanations/{decision_id}/view", "CustomerFunction", "c.h", "none", False, api="C"),
+    ]
+    gateway = Gateway(routes, handlers={"AuditFunction": "tests.dummy_handlers.echo"}, resolve=lambda _: _echo)
+    with_auth, _, _ = gateway.match("GET", "/v1/explanations/D1", authorization=True)
+    without, params, _ = gateway.match("GET", "/v1/explanations/D1", authorization=False)
+    assert with_auth is not None and with_auth.function == "AuditFunction"
+    assert without is not None and without.function == "CustomerFunction"
+    assert params == {"decision_id": "D1"}
+
+    audited = gateway.dispatch(request("GET", "/v1/explanations/D1", {"Authorization": "Bearer local-auditor-token"}))
+    assert audited.json()["context"]["function_name"] == "AuditFunction"
+    assert audited.json()["event"]["requestContext"]["identity"]["userArn"] == role_arn("auditor")
+    public = gateway.dispatch(request("GET", "/v1/explanations/D1", query=[("token", "t")]))
+    assert public.json()["context"]["function_name"] == "CustomerFunction"
+    assert public.json()["event"]["requestContext"]["identity"]["userArn"] is None
+    # A wrong bearer token on the shared path is the IAM route's 401, never the public route.
+    assert gateway.dispatch(request("GET", "/v1/explanations/D1", {"Authorization": "Bearer nope"})).status == 401
+
+
+def _echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return dummy_handlers.echo(event, context)

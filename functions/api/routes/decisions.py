@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Metrics
@@ -18,6 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from functions.api.auth import Role, requires
 from functions.api.decision_dependencies import decision_services
 from functions.api.errors import AUTH_ERRORS, documented
+from functions.coldstart import per_container
 from functions.domain.decide import decide
 from functions.domain.inputs import validate_inputs
 from functions.schemas.api import DecisionRequest, DecisionResponse
@@ -44,7 +44,7 @@ def _decide_once(*, data: dict[str, Any]) -> dict[str, Any]:
     return response.model_dump(mode="json")
 
 
-@cache
+@per_container
 def _idempotency_config() -> IdempotencyConfig:
     return IdempotencyConfig(
         event_key_jmespath="[model_id, request.request_id]",
@@ -55,7 +55,7 @@ def _idempotency_config() -> IdempotencyConfig:
     )
 
 
-@cache
+@per_container
 def idempotent_decide() -> Any:
     """`_decide_once` behind Powertools Idempotency: a replay returns the stored first answer."""
     store = DynamoDBPersistenceLayer(table_name=decision_settings().idempotency_table)

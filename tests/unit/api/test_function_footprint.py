@@ -14,6 +14,16 @@ def test_catalog_function_imports_no_numpy_shap_or_model_library():
     assert not imported_after("functions.handlers.catalog") & {"numpy", "shap", "lightgbm", "sklearn", "explainers"}
 
 
+def test_customer_function_imports_no_numpy_shap_or_model_library():
+    # It ships as the same small zip as the catalog (make build-CustomerFunction).
+    assert not imported_after("functions.handlers.customer") & {"numpy", "shap", "lightgbm", "sklearn", "explainers"}
+
+
 def test_decision_function_does_not_import_shap_at_cold_start():
     # Exact paths use LightGBM's native contributions and closed-form linear SHAP; shap is for black boxes.
     assert "shap" not in imported_after("functions.handlers.decisions")
+
+
+def test_integrity_job_imports_no_numpy_shap_or_model_library():
+    # It ships as a small zip too (make build-IntegrityFunction).
+    assert not imported_after("functions.handlers.integrity") & {"numpy", "shap", "lightgbm", "sklearn", "explainers"}

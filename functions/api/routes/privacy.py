@@ -1,0 +1,53 @@
+"""Privacy officer routes: erasure requests (GDPR Art. 17, with the 17(3)(b) retention exception)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from functions.api.audit_dependencies import erasure_store, hash_subject, record_index
+from functions.api.auth import Role, requires
+from functions.api.errors import AUTH_ERRORS, documented
+from functions.domain.audit import iso
+from functions.domain.erasure import ErasedRecord, ErasureReceipt, action_for, receipt
+from functions.domain.ids import new_ulid
+from functions.domain.seal import canonical_json
+
+router = Router()
+
+ALL_TIME = ("0000", "9999")  # decided_at bounds that cover every record of the subject
+
+
+@router.delete(
+    "/v1/subjects/<subject_id>",
+    summary="Erase a subject's personal data",
+    description="Removes the personal part of every record of the subject (inputs, redacted text, segments), or "
+    "restricts it while a retention obligation or legal hold applies. Envelopes stay and still verify. The "
+    "erasure is itself recorded (write-once receipt). Repeating the request changes nothing more.",
+    middlewares=[requires(Role.privacy)],
+    responses={200: {"description": "The erasure receipt"}, **AUTH_ERRORS, **documented(e503="Storage unavailable")},
+    tags=["privacy"],
+)
+def erase_subject(subject_id: Annotated[str, Path(min_length=1, max_length=256)]) -> ErasureReceipt:
+    now = datetime.now(UTC)
+    at, subject = iso(now), hash_subject(subject_id)
+    store, outcomes = erasure_store(), []
+    items = record_index().stream(
+        [("by_subject", "subject_hash", subject)],
+        *ALL_TIME,
+        projection=("decision_id", "erasure_status", "retention_class", "expires_at", "legal_hold"),
+    )
+    for item in items:
+        action = action_for(item, int(now.timestamp()))
+        if action == "erase":
+            store.erase(item["decision_id"], at)
+        elif action == "restrict":
+            store.restrict(item["decision_id"], at)
+        done = {"erase": "erased", "restrict": "restricted", "none": "already_done"}[action]
+        outcomes.append(ErasedRecord(decision_id=item["decision_id"], action=done))
+    result = receipt(new_ulid(now), at, subject, outcomes)
+    store.keep_receipt(result.erasure_id, canonical_json(result))
+    return result

@@ -1,0 +1,180 @@
+"""The customer's view of one decision, in the decision's language (ICO: rationale, responsibility, data).
+
+Built from what was stored: the sealed envelope (outcome, reasons, summary, notice id), the
+personal part while it exists (display values; free text as redacted), and the model's manifest
+(display names). The notice is rendered again from the catalogue, at the decision's date, so it
+is the version that was shown.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from functions.domain.disclosure import NoticeCatalogue, OperatorProfile
+from functions.domain.presentation import display_value, language_of, localized
+from functions.schemas.customer import (
+    Appeal,
+    CustomerLinks,
+    CustomerOutcome,
+    CustomerReason,
+    CustomerView,
+    DataUsed,
+)
+from functions.schemas.manifest import ModelManifest
+from functions.schemas.record import ExplanationRecord
+
+ERASED, RESTRICTED = "erased", "restricted"
+_QUOTES = {"en": ("\u201c", "\u201d"), "es": ("\u00ab", "\u00bb")}
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "routed": "Your message was passed to our {label} team.",
+        "decided": "Decision: {label}.",
+        "automated": "This decision was made automatically by an AI system, without a person.",
+        "adverse": "It is not the outcome you asked for. You can contest it and ask for a person to review it.",
+        "contest": "If you think this answer or decision is wrong, tell us why with the form on this page "
+        "(or by sending your reason to the appeal link). A person will review it; the AI will not. "
+        "You can also contact us directly: {contact}",
+        "erased": "The personal data of this decision (what you wrote and the details of your request) have "
+        "been erased. The decision itself, its reasons and the notice you were shown are kept as the law requires.",
+        "restricted": "This record is restricted: we may not show or use it while your request about it is "
+        "handled. To talk about it, contact a person: {contact}",
+    },
+    "es": {
+        "routed": "Su mensaje se ha enviado a nuestro equipo de {label}.",
+        "decided": "Decisión: {label}.",
+        "automated": "Esta decisión la ha tomado automáticamente un sistema de IA, sin intervención de una persona.",
+        "adverse": "No es el resultado que usted pidió. Puede impugnarla y pedir que la revise una persona.",
+        "contest": "Si cree que esta respuesta o decisión es incorrecta, díganos por qué con el formulario de esta "
+        "página (o enviando su motivo al enlace de impugnación). La revisará una persona, no la IA. "
+        "También puede contactarnos directamente: {contact}",
+        "erased": "Los datos personales de esta decisión (lo que usted escribió y los detalles de su solicitud) "
+        "se han borrado. La decisión, sus motivos y el aviso que se le mostró se conservan como exige la ley.",
+        "restricted": "Este registro está limitado: no podemos mostrarlo ni usarlo mientras se tramita su "
+        "solicitud sobre él. Para hablar de ello, contacte con una persona: {contact}",
+    },
+}
+
+
+def links_for(decision_id: str) -> CustomerLinks:
+    return CustomerLinks(view=f"/v1/explanations/{decision_id}/view", appeal=f"/v1/explanations/{decision_id}/appeal")
+
+
+def _contact(operator: OperatorProfile) -> str:
+    return operator.human_contact.rstrip(". ") + "."
+
+
+def restricted_view(decision_id: str, decided_at: str, locale: str, operator: OperatorProfile) -> CustomerView:
+    """GDPR Art. 18: only that the record is restricted and how to reach a person."""
+    language = language_of(locale)
+    texts = TEXTS[language]
+    return CustomerView(
+        decision_id=decision_id,
+        decided_at=decided_at,
+        language=language,
+        status="restricted",
+        status_note=texts["restricted"].format(contact=_contact(operator)),
+        human_contact=_contact(operator),
+        how_to_contest=texts["contest"].format(contact=_contact(operator)),
+        links=links_for(decision_id),
+    )
+
+
+def customer_view(
+    record: ExplanationRecord,
+    item: dict[str, Any],
+    *,
+    manifest: ModelManifest | None,
+    notices: NoticeCatalogue,
+    operator: OperatorProfile,
+    appeal: Appeal | None,
+) -> CustomerView:
+    """What the customer may see of their decision; `manifest` None when the model is no longer registered."""
+    env = record.envelope
+    if item.get("erasure_status") == RESTRICTED:
+        return restricted_view(env.decision_id, env.decided_at, env.locale, operator)
+    language = language_of(env.locale)
+    texts = TEXTS[language]
+    erased = record.personal is None or item.get("erasure_status") == ERASED
+    inputs = {} if erased or record.personal is None else dict(record.personal.inputs)
+
+    notice = notices.notice(
+        locale=env.locale,
+        jurisdiction=env.disclosure.jurisdiction,
+        operator=operator,
+        model={"id": env.model.id, "version": env.model.version},
+        kind=env.model.kind,
+        at=date.fromisoformat(env.decided_at[:10]),
+    )
+
+    def label_name(label: str) -> str:
+        found = next((lbl for lbl in manifest.labels if lbl.name == label), None) if manifest else None
+        return localized(found.display_names, language) if found else label
+
+    outcome_name = label_name(env.outcome.label)
+    automated = env.model.kind == "decision"
+    if automated:
+        statement = " ".join(
+            [texts["decided"].format(label=outcome_name), texts["automated"]]
+            + ([texts["adverse"]] if env.outcome.adverse else [])
+        )
+        # Binary models explain the second label's output (the favourable one, by convention of the manifests).
+        target = label_name(manifest.labels[-1].name) if manifest else outcome_name
+    else:
+        statement = texts["routed"].format(label=outcome_name)
+        target = outcome_name
+
+    features = {f.name: f for f in manifest.features} if manifest else {}
+    reasons = []
+    for contribution in env.explanation.contributions:
+        feature = features.get(contribution.feature)
+        if feature is not None:
+            name = localized(feature.display_names, language)
+            value = display_value(feature, inputs[feature.name], language) if feature.name in inputs else None
+        else:  # a word of the customer's message (text models)
+            opening, closing = _QUOTES[language]
+            name, value = f"{opening}{contribution.feature}{closing}", None
+        reasons.append(
+            CustomerReason(
+                display_name=name,
+                display_value=value,
+                weight=contribution.attribution,
+                direction="towards" if contribution.attribution >= 0 else "against",
+            )
+        )
+
+    data_used = None
+    if not erased:
+        data_used = [
+            DataUsed(
+                name=localized(f.display_names, language),
+                value=display_value(f, inputs[f.name], language),
+            )
+            for f in (manifest.features if manifest else [])
+            if f.name in inputs
+        ]
+
+    return CustomerView(
+        decision_id=env.decision_id,
+        decided_at=env.decided_at,
+        language=language,
+        status="erased" if erased else "available",
+        status_note=texts["erased"] if erased else None,
+        disclosure=notice,
+        outcome=CustomerOutcome(
+            label=env.outcome.label,
+            display_name=outcome_name,
+            statement=statement,
+            automated_decision=automated,
+            adverse=env.outcome.adverse,
+        ),
+        summary=env.explanation.summary,
+        reasons_target=target,
+        reasons=reasons,
+        data_used=data_used,
+        human_contact=_contact(operator),
+        how_to_contest=texts["contest"].format(contact=_contact(operator)),
+        appeal=appeal,
+        links=links_for(env.decision_id),
+    )

@@ -1,0 +1,102 @@
+"""What customers send and get back: the appeal and the customer's view of one decision.
+
+Nothing internal leaves through these models: no hashes, no segments, no model internals
+beyond the reasons (issue 4, part 3).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.schemas.api import Notice
+
+MAX_REASON_LENGTH = 2000
+
+AppealStatus = Literal["received", "in_review", "upheld", "overturned"]
+RecordStatus = Literal["available", "erased", "restricted"]
+
+
+class AppealRequest(BaseModel):
+    """JSON body of an appeal (the page's form posts the same field form-encoded)."""
+
+    reason: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_REASON_LENGTH,
+            description="Why the customer contests the decision, in their words; personal data is redacted.",
+        ),
+    ]
+
+
+class Appeal(BaseModel):
+    """An appeal as the customer (and the auditor) sees it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    appeal_id: str = Field(description="ULID of the appeal.")
+    decision_id: str
+    status: AppealStatus = Field(description="received, then in_review, then upheld or overturned.")
+    reason: str = Field(description="The reason as stored: e-mails, phones, cards and IBANs redacted.")
+    created_at: str
+
+
+class StoredAppeal(Appeal):
+    """The AppealsTable item: one per decision (write-once), linked to the decision by its key."""
+
+    model_id: str
+    model_day: str = Field(description="'<model_id>#<yyyy-mm-dd>' of the appeal, for the by_model_day index.")
+    locale: str
+    expires_at: int | None = Field(default=None, description="Deleted with the decision's record (TTL).")
+
+    def public(self) -> Appeal:
+        return Appeal.model_validate(self.model_dump(include=set(Appeal.model_fields)))
+
+
+class CustomerOutcome(BaseModel):
+    label: str
+    display_name: str
+    statement: str = Field(description="The outcome in plain words, in the decision's language.")
+    automated_decision: bool = Field(description="True for decisions (not routing) made by the AI alone.")
+    adverse: bool | None = None
+
+
+class CustomerReason(BaseModel):
+    display_name: str
+    display_value: str | None = None
+    weight: float = Field(description="SHAP attribution: how strongly this pushed, in the model's output units.")
+    direction: Literal["towards", "against"] = Field(description="Towards or against `reasons_target`.")
+
+
+class DataUsed(BaseModel):
+    name: str
+    value: str = Field(description="As shown to people; free text with personal data masked.")
+
+
+class CustomerLinks(BaseModel):
+    view: str = Field(description="The HTML page (relative to this API).")
+    appeal: str = Field(description="Where to POST an appeal (relative to this API).")
+
+
+class CustomerView(BaseModel):
+    """The customer's view of their own decision."""
+
+    decision_id: str
+    decided_at: str
+    language: str
+    status: RecordStatus = Field(
+        description="available; erased (personal data deleted, the decision remains); restricted (not served)."
+    )
+    status_note: str | None = None
+    disclosure: Notice | None = None
+    outcome: CustomerOutcome | None = None
+    summary: str | None = Field(default=None, description="The plain-language explanation shown with the answer.")
+    reasons_target: str | None = Field(default=None, description="What positive weights pushed towards.")
+    reasons: list[CustomerReason] = Field(default_factory=list, description="Largest first.")
+    data_used: list[DataUsed] | None = Field(default=None, description="None once the personal data is erased.")
+    human_contact: str
+    how_to_contest: str
+    appeal: Appeal | None = None
+    links: CustomerLinks

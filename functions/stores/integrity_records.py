@@ -1,0 +1,122 @@
+"""The records as the integrity job sees them: index items of a window, archived envelopes re-hashed, retention.
+
+Index items of a window come from the `by_day` index (KEYS_ONLY: every model's records of a
+day), then `BatchGetItem` on the table for the hash, archive key and retention. Never a Scan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from functions.domain.errors import DependencyUnavailable
+from functions.domain.integrity import ArchivedEnvelope, IndexedRecord, Windowing
+from functions.domain.seal import canonical_json, sha256_hex
+from functions.stores.record_index import RecordIndex
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+_BATCH = 100  # BatchGetItem's limit
+_FIELDS = ("decision_id", "decided_at", "content_sha256", "archive_key", "retention_class", "expires_at")
+_deserializer = TypeDeserializer()
+
+
+def _bound(moment: datetime) -> str:
+    """Second precision without a zone: sorts before any `decided_at` of that second (`...00.000Z`),
+    so BETWEEN start AND end reads [start, end)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class AwsRecordSource:
+    """The RecordSource of the integrity domain, on the records table and the archive bucket."""
+
+    def __init__(
+        self, *, table: str, bucket: str, windowing: Windowing, dynamodb: DynamoDBClient, s3: S3Client
+    ) -> None:
+        self.table, self.bucket, self.windowing = table, bucket, windowing
+        self.dynamodb, self.s3 = dynamodb, s3
+        self.index = RecordIndex(table=table, dynamodb=dynamodb)
+
+    def indexed(self, start: datetime, end: datetime) -> Iterator[IndexedRecord]:
+        """Every index item decided in [start, end), read a hundred at a time."""
+        first, last = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(UTC).date()
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        partitions = [("by_day", "day", day.isoformat()) for day in days]
+        ids: list[str] = []
+        for key in self.index.stream(partitions, _bound(start), _bound(end), projection=["decision_id", "decided_at"]):
+            ids.append(str(key["decision_id"]))
+            if len(ids) == _BATCH:
+                yield from self._items(ids, start)
+                ids = []
+        if ids:
+            yield from self._items(ids, start)
+
+    def _items(self, ids: list[str], window: datetime) -> Iterator[IndexedRecord]:
+        names = {f"#f{i}": name for i, name in enumerate(_FIELDS)}
+        keys: list[dict[str, Any]] = [{"decision_id": {"S": i}} for i in ids]
+        while keys:
+            request: Any = {self.table: {"Keys": keys, "ProjectionExpression": ", ".join(names)}}
+            request[self.table]["ExpressionAttributeNames"] = names
+            request[self.table]["ConsistentRead"] = True
+            try:
+                answer = self.dynamodb.batch_get_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as error:
+                raise DependencyUnavailable("the record index is unavailable") from error
+            for raw in answer.get("Responses", {}).get(self.table, []):
+                item = {k: _deserializer.deserialize(v) for k, v in raw.items()}
+                if not self.windowing.contains(window, str(item["decided_at"])):
+                    continue
+                expires = item.get("expires_at")
+                yield IndexedRecord(
+                    decision_id=str(item["decision_id"]),
+                    decided_at=str(item["decided_at"]),
+                    content_sha256=str(item.get("content_sha256", "")),
+                    archive_key=str(item.get("archive_key", "")),
+                    retention_class=str(item.get("retention_class", "standard")),
+                    expires_at=int(expires) if expires is not None else None,
+                )
+            unprocessed: Any = answer.get("UnprocessedKeys") or {}
+            keys = list((unprocessed.get(self.table) or {}).get("Keys", []))
+
+    def archived(self, record: IndexedRecord) -> ArchivedEnvelope:
+        """The archived envelope, re-hashed from its canonical JSON (the hash stored beside it is not trusted)."""
+        if not record.archive_key:
+            return ArchivedEnvelope(sha256=None, problem="missing")
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=record.archive_key)["Body"].read()
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code")) in {"NoSuchKey", "404"}:
+                return ArchivedEnvelope(sha256=None, problem="missing")
+            raise DependencyUnavailable("the archive is unavailable") from error
+        except BotoCoreError as error:
+            raise DependencyUnavailable("the archive is unavailable") from error
+        try:
+            sealed = json.loads(body)
+            envelope = sealed["envelope"]
+            if not isinstance(envelope, dict) or envelope.get("decision_id") != record.decision_id:
+                return ArchivedEnvelope(sha256=None, problem="unreadable")
+            recomputed = sha256_hex(canonical_json(envelope))
+            # Written as canonical JSON: any other byte, even one that parses the same, is a change.
+            if canonical_json(sealed) != body or sealed.get("content_sha256") != recomputed:
+                return ArchivedEnvelope(sha256=recomputed, problem="inconsistent")
+            return ArchivedEnvelope(sha256=recomputed)
+        except (ValueError, KeyError, TypeError):
+            return ArchivedEnvelope(sha256=None, problem="unreadable")
+
+    def extend_retention(self, record: IndexedRecord, until: datetime) -> None:
+        """Compliance-mode retention until `until` on the envelope (S3 refuses to shorten it)."""
+        try:
+            self.s3.put_object_retention(
+                Bucket=self.bucket,
+                Key=record.archive_key,
+                Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until},
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise DependencyUnavailable("the archive retention could not be extended") from error

@@ -1,0 +1,251 @@
+"""Figure 2: the middleware tax, the full decisions handler over the bare model call plus its SHAP.
+
+The handler is `functions.handlers.decisions.lambda_handler` itself, given the API Gateway
+events of `events/` (a fresh request_id per call, so every call decides and seals) and an
+`infra.gateway.LambdaContext`. Its two stores are in memory (`infra.bench.inmemory`),
+injected through the cached factories of `functions/api/routes/decisions.py`, built the
+way its composition root builds them. The bare call is `runtime.run(inputs)` of the same
+runtime; "model alone" is the prediction without SHAP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from functions.coldstart import forget_everything
+from infra.bench.inmemory import MemoryPersistenceLayer, MemoryRecordStore
+from infra.bench.stats import Figure, Row, Summary, ratios, side_by_side
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+MODELS = {"refund-decision": "decision-refund.json", "ticket-router": "decision-ticket-router-en.json"}
+GOAL = 1.5
+# Nested stages of one handler call, for the profile (cumulative time of each function).
+STAGES = {
+    "handler (Powertools logger/tracer/metrics decorators included)": (
+        "aws_lambda_powertools/middleware_factory/factory.py",
+        "wrapper",
+    ),
+    "app.resolve: routing, auth, OpenAPI validation, response": ("event_handler/api_gateway.py", "resolve"),
+    "auth middleware and everything inside it": ("functions/api/auth.py", "check"),
+    "post_decision (route body)": ("functions/api/routes/decisions.py", "post_decision"),
+    "validate_inputs": ("functions/domain/inputs.py", "validate_inputs"),
+    "idempotency wrapper (records, hashing, JSON)": ("utilities/idempotency/idempotency.py", "decorate"),
+    "_decide_once (request model, decide, response dump)": ("functions/api/routes/decisions.py", "_decide_once"),
+    "decide()": ("functions/domain/decide.py", "decide"),
+    "runtime.run: model + SHAP": ("functions/adapters/in_process.py", "run"),
+    "record store put (in memory: canonical JSON + index item)": ("infra/bench/inmemory.py", "put"),
+    "idempotency save_inprogress": ("idempotency/persistence/base.py", "save_inprogress"),
+    "idempotency save_success": ("idempotency/persistence/base.py", "save_success"),
+    "pydantic model_validate": ("pydantic/main.py", "model_validate"),
+    "pydantic model_dump": ("pydantic/main.py", "model_dump"),
+}
+ENV = {
+    "CANDOR_SUBJECT_KEY": "bench-only-subject-key",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "POWERTOOLS_SERVICE_NAME": "candor",
+    "POWERTOOLS_METRICS_NAMESPACE": "Candor",  # as template.yaml: metrics flush (to stdout) every call
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+def bench_environment() -> dict[str, str]:
+    """ENV plus a dummy value for every required store name of the settings (no store is reached)."""
+    from functions.schemas.settings import DecisionSettings
+
+    required = {
+        f"CANDOR_{name.upper()}": f"bench-{name.replace('_', '-')}"
+        for name, field in DecisionSettings.model_fields.items()
+        if field.is_required()
+    }
+    return required | ENV
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def clear_caches() -> None:
+    """Start from a fresh 'container': nothing built at a previous cold start survives."""
+    forget_everything()
+
+
+class WrappedCatalog:
+    """The real model registry, each runtime passed once through `wrap` (e.g. one-thread LightGBM)."""
+
+    def __init__(self, inner: Any, wrap: Callable[[Any], Any]) -> None:
+        self._inner, self._wrap = inner, wrap
+        self._loaded: dict[str, Any] = {}
+
+    def manifests(self) -> Any:
+        return self._inner.manifests()
+
+    def runtime(self, model_id: str) -> Any:
+        if model_id not in self._loaded:
+            self._loaded[model_id] = self._wrap(self._inner.runtime(model_id))
+        return self._loaded[model_id]
+
+
+@contextlib.contextmanager
+def in_memory_handler(one_thread: bool = False) -> Iterator[tuple[Callable[..., Any], WrappedCatalog]]:
+    """The real decisions handler with in-memory stores; yields it and its model catalog."""
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
+
+    with environment(bench_environment()):
+        clear_caches()
+        from functions.api import decision_dependencies
+        from functions.api.routes import decisions as route
+        from functions.handlers import decisions as handler_module
+
+        real = decision_dependencies.decision_services()
+        models = WrappedCatalog(real.models, _one_thread if one_thread else (lambda runtime: runtime))
+        services = dataclasses.replace(real, models=models, records=MemoryRecordStore())
+        idempotent = idempotent_function(
+            route._decide_once,
+            data_keyword_argument="data",
+            persistence_store=MemoryPersistenceLayer(),
+            config=route._idempotency_config(),
+        )
+        saved = route.decision_services, route.idempotent_decide
+        route.decision_services = lambda: services
+        route.idempotent_decide = lambda: idempotent
+        try:
+            yield handler_module.lambda_handler, models
+        finally:
+            route.decision_services, route.idempotent_decide = saved
+            clear_caches()
+
+
+def _one_thread(runtime: Any) -> Any:
+    from infra.bench.threads import single_threaded_runtime  # imports lightgbm: not in the cold-start child
+
+    return single_threaded_runtime(runtime)
+
+
+def event_stream(name: str, prefix: str) -> Callable[[], tuple[dict[str, Any], Any]]:
+    """Each call: the event `events/<name>` with a new request_id, and a fresh Lambda context."""
+    from infra.gateway import LambdaContext
+
+    template = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    body = json.loads(template["body"])
+    count = 0
+
+    def next_event() -> tuple[dict[str, Any], Any]:
+        nonlocal count
+        count += 1
+        event = dict(template, body=json.dumps(body | {"request_id": f"{prefix}-{count}"}))
+        context = LambdaContext(
+            function_name="candor-decisions",
+            memory_limit_in_mb=1024,
+            invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:candor-decisions",
+            aws_request_id=f"{prefix}-{count}",
+            timeout_s=30,
+        )
+        return event, context
+
+    return next_event
+
+
+def model_only(runtime: Any, inputs: Mapping[str, Any]) -> Callable[[], object]:
+    """The prediction of `runtime.run` without its explanation."""
+    if hasattr(runtime, "booster"):
+        return lambda: runtime.booster.predict(runtime.encode(inputs)[None, :])
+    text = str(next(iter(inputs.values())))
+    return lambda: runtime.coef @ runtime.vectorizer.vectorize(text)[0] + runtime.intercept
+
+
+def handler_call(handler: Callable[..., Any], events: Callable[[], tuple[dict[str, Any], Any]]) -> Callable[[], Any]:
+    def call() -> Any:
+        event, context = events()
+        with contextlib.redirect_stdout(io.StringIO()):  # the EMF metrics line of each call
+            response = handler(event, context)
+        if response["statusCode"] != 200:
+            raise RuntimeError(f"the handler answered {response['statusCode']}: {response['body']}")
+        return response
+
+    return call
+
+
+def measure(model_id: str, one_thread: bool, runs: int) -> dict[str, list[float]]:
+    with in_memory_handler(one_thread) as (handler, models):
+        events = event_stream(MODELS[model_id], f"bench-{model_id}-{int(one_thread)}")
+        runtime = models.runtime(model_id)
+        inputs = json.loads(events()[0]["body"])["inputs"]
+        return side_by_side(
+            {
+                "handler": handler_call(handler, events),
+                "bare": lambda: runtime.run(inputs),
+                "model": model_only(runtime, inputs),
+            },
+            runs=runs,
+            warmup=3,
+        )
+
+
+def profile_handler(model_id: str, one_thread: bool, calls: int) -> dict[str, Any]:
+    from infra.bench.profile import profile_calls
+
+    with in_memory_handler(one_thread) as (handler, _):
+        call = handler_call(handler, event_stream(MODELS[model_id], f"profile-{model_id}"))
+        for _ in range(3):
+            call()
+        return profile_calls(call, calls, STAGES)
+
+
+def run(quick: bool) -> Figure:
+    figure = Figure(
+        2,
+        "Middleware tax",
+        f"p50 and p99 of the full decisions handler at most {GOAL}x the p50 of the bare model call + SHAP",
+    )
+    runs = 15 if quick else 300
+    configs = [("refund-decision", False), ("refund-decision", True), ("ticket-router", False)]
+    worst: tuple[float, str, bool] = (0.0, "", False)
+    for model_id, one_thread in configs:
+        label = f"{model_id}{', LightGBM on 1 thread' if one_thread else ''}"
+        samples = {name: [s * 1000 for s in values] for name, values in measure(model_id, one_thread, runs).items()}
+        handler, bare = Summary.of(samples["handler"]), Summary.of(samples["bare"])
+        p99 = handler.p99 if handler.p99 is not None else handler.p90
+        figure.rows += [
+            Row(f"{label}: handler", "API Gateway event in, response out (in-memory stores)", "ms", handler),
+            Row(f"{label}: bare run", "runtime.run(inputs): predict + SHAP", "ms", bare),
+            Row(f"{label}: model alone", "predict only, no SHAP", "ms", Summary.of(samples["model"])),
+            Row(f"{label}: tax p50", "p50 handler / p50 bare run", "x", value=handler.median / bare.median),
+            Row(
+                f"{label}: tax p99",
+                f"p{99 if handler.p99 is not None else 90} handler / p50 bare run",
+                "x",
+                value=p99 / bare.median,
+            ),
+            Row(
+                f"{label}: tax per round",
+                "handler / bare run, same round",
+                "x",
+                Summary.of(ratios(samples["handler"], samples["bare"])),
+            ),
+        ]
+        worst = max(worst, (p99 / bare.median, model_id, one_thread))
+    figure.goal_met = worst[0] <= GOAL
+    if not figure.goal_met:
+        model_id, one_thread = worst[1], worst[2]
+        figure.details["profile"] = profile_handler(model_id, one_thread, 20 if quick else 200) | {
+            "model": model_id,
+            "lightgbm_one_thread": one_thread,
+        }
+    return figure

@@ -1,0 +1,181 @@
+"""`candor audit ...`: the auditor's and privacy officer's command line, over Candor's HTTP API.
+
+Against AWS, requests are signed with SigV4 using the usual AWS configuration (profile,
+environment, instance role); against the local stack, a bearer token is sent instead.
+
+    candor audit --api http://127.0.0.1:3000 query --model refund-decision --from 2026-11-01
+    candor audit --api https://abc.execute-api.eu-west-1.amazonaws.com/prod fairness \\
+        --model refund-decision --attribute age_band --from 2026-11-01 --to 2026-11-30
+    candor audit export --model refund-decision --from 2026-11-01 --format csv > november.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode, urlparse
+
+import requests
+
+PAGE = 200
+CSV_FIELDS = ["decision_id", "decided_at", "model_id", "model_version", "outcome", "score", "adverse", "notice_id",
+              "locale", "method", "retention_class", "erasure_status", "content_sha256"]  # fmt: skip
+
+
+class Api:
+    """A session on Candor's API: SigV4 for AWS endpoints, a bearer token for the local stack."""
+
+    def __init__(self, base_url: str, token: str | None) -> None:
+        self.base_url, self.token = base_url.rstrip("/"), token
+        self.http = requests.Session()
+
+    def _headers(self, method: str, url: str) -> dict[str, str]:
+        if self.token:
+            return {"Authorization": f"Bearer {self.token}"}
+        import botocore.session
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        session = botocore.session.get_session()
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise SystemExit("no AWS credentials found (and no --token): configure AWS or pass --token")
+        region = session.get_config_variable("region") or urlparse(url).hostname.split(".")[2]  # type: ignore[union-attr]
+        request = AWSRequest(method=method, url=url)
+        SigV4Auth(credentials, "execute-api", region).add_auth(request)
+        return dict(request.headers.items())
+
+    def call(self, method: str, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        query = urlencode({k: v for k, v in (params or {}).items() if v is not None})
+        url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+        response = self.http.request(method, url, headers=self._headers(method, url), timeout=60)
+        body = response.json()
+        if response.status_code >= 400:
+            error = body.get("error", {})
+            field = f" ({error['field']})" if error.get("field") else ""
+            raise SystemExit(f"{response.status_code} {error.get('code')}: {error.get('message')}{field}")
+        return dict(body)
+
+    def records(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every record of a query, page after page (memory stays flat)."""
+        cursor = None
+        while True:
+            page = self.call("GET", "/v1/explanations", {**params, "limit": PAGE, "cursor": cursor})
+            yield from page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return
+
+
+def _window(args: argparse.Namespace) -> dict[str, Any]:
+    return {"from": args.start, "to": args.end}
+
+
+def _print(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _export(api: Api, args: argparse.Namespace) -> None:
+    params = {"model_id": args.model, "outcome": args.outcome, "subject_id": args.subject, **_window(args)}
+    writer = csv.DictWriter(sys.stdout, CSV_FIELDS, extrasaction="ignore") if args.format == "csv" else None
+    if writer:
+        writer.writeheader()
+    count = 0
+    for count, item in enumerate(api.records(params), start=1):
+        if writer:
+            writer.writerow(item)
+        else:
+            sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
+        if count % PAGE == 0:  # a progress line per page, on stderr so the export stays clean
+            print(f"\r{count} records exported…", end="", file=sys.stderr, flush=True)
+    print(f"\r{count} records exported.", file=sys.stderr)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="candor", description="Candor's command line.")
+    areas = top.add_subparsers(dest="area", required=True)
+    audit = areas.add_parser("audit", help="query, report on, verify, export and erase records")
+    audit.add_argument(
+        "--api",
+        default=os.environ.get("CANDOR_API_URL", "http://127.0.0.1:3000"),
+        help="the API's base URL (env CANDOR_API_URL; default: the local stack)",
+    )
+    audit.add_argument(
+        "--token",
+        default=os.environ.get("CANDOR_AUDITOR_TOKEN"),
+        help="bearer token for the local stack (env CANDOR_AUDITOR_TOKEN); without one, requests are SigV4-signed",
+    )
+    commands = audit.add_subparsers(dest="command", required=True)
+
+    def command(name: str, text: str, *, window: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text)
+        if window:
+            sub.add_argument("--from", dest="start", help="ISO 8601 start (default: 7 days before --to)")
+            sub.add_argument("--to", dest="end", help="ISO 8601 end (default: now)")
+        return sub
+
+    query = command("query", "list records (one page), newest first")
+    for sub in (query, export := command("export", "stream every record of a query as JSON lines or CSV")):
+        sub.add_argument("--model", help="model id")
+        sub.add_argument("--outcome", help="only this outcome label")
+        sub.add_argument("--subject", help="only this subject id (hashed by Candor before lookup)")
+    query.add_argument("--limit", type=int, default=50)
+    query.add_argument("--cursor", help="next_cursor of the previous page")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+
+    get = command("get", "one record, reconstructed, with its verification", window=False)
+    get.add_argument("decision_id")
+
+    fairness = command("fairness", "selection rates, impact ratios and parity per group of a segment attribute")
+    fairness.add_argument("--model", required=True)
+    fairness.add_argument("--attribute", required=True)
+    fairness.add_argument("--and", dest="attribute2", help="a second attribute, for intersections")
+    fairness.add_argument("--min-group-size", type=int)
+
+    attributions = command("attributions", "mean |attribution| per feature, and drift against a baseline window")
+    attributions.add_argument("--model", required=True)
+    attributions.add_argument("--baseline-from")
+    attributions.add_argument("--baseline-to")
+
+    command("verify", "check records against the signed integrity digests")
+
+    erase = command("erase", "erase a subject's personal data (privacy role)", window=False)
+    erase.add_argument("subject_id")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    token = os.environ.get("CANDOR_PRIVACY_TOKEN", args.token) if args.command == "erase" else args.token
+    api = Api(args.api, token)
+    match args.command:
+        case "query":
+            params = {"model_id": args.model, "outcome": args.outcome, "subject_id": args.subject}
+            _print(api.call("GET", "/v1/explanations", {**params, **_window(args), "limit": args.limit,
+                                                          "cursor": args.cursor}))  # fmt: skip
+        case "export":
+            _export(api, args)
+        case "get":
+            _print(api.call("GET", f"/v1/explanations/{args.decision_id}"))
+        case "fairness":
+            params = {"model_id": args.model, "attribute": args.attribute, "attribute2": args.attribute2,
+                      "min_group_size": args.min_group_size}  # fmt: skip
+            _print(api.call("GET", "/v1/reports/fairness", {**params, **_window(args)}))
+        case "attributions":
+            params = {"model_id": args.model, "baseline_from": args.baseline_from, "baseline_to": args.baseline_to}
+            _print(api.call("GET", "/v1/reports/attributions", {**params, **_window(args)}))
+        case "verify":
+            _print(api.call("GET", "/v1/integrity/verify", _window(args)))
+        case "erase":
+            _print(api.call("DELETE", f"/v1/subjects/{args.subject_id}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Auditors and privacy officers over HTTP, on records made by real decisions."""
+
+import csv
+import dataclasses
+import io
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from infra import cli
+from infra.synthetic import refund_requests, ticket_messages
+
+pytestmark = pytest.mark.e2e
+
+SUBJECTS = [f"audit-subject-{n}" for n in range(8)]
+
+
+@pytest.fixture(scope="module")
+def traffic(api):
+    """Decisions of both models from this module only (the window starts now)."""
+    start = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    refunds = refund_requests(240, seed=21)
+    for n, request in enumerate(refunds):
+        body = {
+            "request_id": f"audit-refund-{n}",
+            "subject_id": SUBJECTS[n % len(SUBJECTS)],
+            "locale": "en",
+            "inputs": request["inputs"],
+            "segments": request["segments"],
+        }
+        assert api.decide("refund-decision", body).status_code == 200
+    for n, (text, _, _) in enumerate(ticket_messages(16, seed=21)):
+        body = {"request_id": f"audit-ticket-{n}", "subject_id": SUBJECTS[n % 2], "inputs": {"text": text}}
+        assert api.decide("ticket-router", body).status_code == 200
+    end = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    return {"from": start, "to": end, "refunds": len(refunds)}
+
+
+def audit(api, path, role="auditor", **params):
+    return api.call("GET", path, role=role, params=params)
+
+
+def test_listing_pages_through_every_record_newest_first_without_scans(api, traffic, dynamodb_calls):
+    seen, cursor = [], None
+    while True:
+        params = {"model_id": "refund-decision", "from": traffic["from"], "to": traffic["to"], "limit": 50}
+        page = audit(api, "/v1/explanations", **params, **({"cursor": cursor} if cursor else {})).json()
+        seen.extend(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == traffic["refunds"]
+    assert len({i["decision_id"] for i in seen}) == len(seen)
+    times = [i["decided_at"] for i in seen]
+    assert times == sorted(times, reverse=True)
+    assert "Scan" not in dynamodb_calls
+    assert "Query" in dynamodb_calls
+
+
+def test_listing_by_outcome_and_by_subject(api, traffic):
+    window = {"from": traffic["from"], "to": traffic["to"], "limit": 200}
+    denied = audit(api, "/v1/explanations", model_id="refund-decision", outcome="deny", **window).json()["items"]
+    assert denied
+    assert {i["outcome"] for i in denied} == {"deny"}
+    mine = audit(api, "/v1/explanations", subject_id=SUBJECTS[3], **window).json()["items"]
+    assert len(mine) == traffic["refunds"] // len(SUBJECTS)
+    only_refunds = audit(api, "/v1/explanations", subject_id=SUBJECTS[0], model_id="ticket-router", **window).json()
+    assert {i["model_id"] for i in only_refunds["items"]} == {"ticket-router"}
+
+
+def test_one_record_reconstructed_and_verified(api, traffic):
+    summary = audit(api, "/v1/explanations", model_id="refund-decision", limit=1, **{"from": traffic["from"]}).json()
+    decision_id = summary["items"][0]["decision_id"]
+    full = audit(api, f"/v1/explanations/{decision_id}").json()
+    assert full["verified"] is True
+    assert full["record"]["envelope"]["decision_id"] == decision_id
+    assert full["record"]["personal"]["segments"]
+    assert audit(api, "/v1/explanations/01NOTAREALDECISION0000000").status_code == 404
+
+
+def test_fairness_report_finds_the_planted_age_bias(api, traffic):
+    report = audit(
+        api, "/v1/reports/fairness", model_id="refund-decision", attribute="age_band", min_group_size=20,
+        **{"from": traffic["from"], "to": traffic["to"]},
+    ).json()  # fmt: skip
+    groups = {g["group"]: g for g in report["groups"]}
+    assert report["records"] == traffic["refunds"]
+    assert groups["65+"]["flagged"] is True
+    assert groups["65+"]["impact_ratio"] < 0.8
+    assert min(report["groups"], key=lambda g: g["impact_ratio"])["group"] == "65+"
+    assert report["demographic_parity_difference"] > 0.1
+    assert set(report["conventions"]) >= {"selection_rate", "impact_ratio", "flag", "demographic_parity_difference"}
+
+    control = audit(api, "/v1/reports/fairness", model_id="refund-decision", attribute="gender", min_group_size=20,
+                    **{"from": traffic["from"], "to": traffic["to"]}).json()  # fmt: skip
+    assert control["flagged_groups"] == []
+
+    both = audit(api, "/v1/reports/fairness", model_id="refund-decision", attribute="age_band", attribute2="gender",
+                 min_group_size=5, **{"from": traffic["from"], "to": traffic["to"]}).json()  # fmt: skip
+    assert all(" | " in g["group"] for g in both["groups"] + both["small_groups"])
+
+
+def test_attribution_report_with_drift(api, traffic):
+    window = {"from": traffic["from"], "to": traffic["to"]}
+    report = audit(api, "/v1/reports/attributions", model_id="refund-decision", **window,
+                   baseline_from=traffic["from"], baseline_to=traffic["to"]).json()  # fmt: skip
+    names = [f["display_name"] for f in report["features"]]
+    assert "Contact channel" in names
+    assert report["features"][0]["rank"] == 1
+    assert all(f["rank_change"] == 0 for f in report["features"])
+    assert report["outcome_psi"] == pytest.approx(0, abs=1e-9)
+    assert sum(report["current"]["outcomes"].values()) == traffic["refunds"]
+    assert report["current"]["disclosure_coverage"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "field"),
+    [
+        ("/v1/explanations", {"model_id": "refund-decision", "from": "2026-02-01", "to": "2026-01-01"}, 422, "from"),
+        ("/v1/explanations", {"model_id": "refund-decision", "from": "2020-01-01", "to": "2026-01-01"}, 422, "from"),
+        ("/v1/explanations", {"model_id": "refund-decision", "from": "yesterday"}, 422, "from"),
+        ("/v1/explanations", {}, 422, "model_id"),
+        ("/v1/explanations", {"model_id": "nope"}, 404, None),
+        ("/v1/explanations", {"model_id": "refund-decision", "cursor": "bm90LWEtY3Vyc29y"}, 400, "cursor"),
+        ("/v1/explanations", {"model_id": "refund-decision", "limit": 5000}, 422, "query.limit"),
+        ("/v1/reports/fairness", {"model_id": "ticket-router", "attribute": "age_band"}, 422, "model_id"),
+        ("/v1/reports/fairness", {"model_id": "refund-decision", "attribute": "shoe_size"}, 422, "attribute"),
+        ("/v1/reports/fairness", {"model_id": "refund-decision"}, 422, "query.attribute"),
+        (
+            "/v1/reports/attributions",
+            {"model_id": "refund-decision", "baseline_from": "2026-01-01"},
+            422,
+            "baseline_from",
+        ),
+    ],
+)
+def test_bad_auditor_queries_get_a_clear_4xx(api, traffic, path, params, status, field):
+    response = audit(api, path, **params)
+    assert response.status_code == status, response.text
+    if field:
+        assert response.json()["error"]["field"] == field
+
+
+AUDITOR_ROUTES = [
+    ("GET", "/v1/explanations?model_id=refund-decision"),
+    ("GET", "/v1/explanations/01JF0000000000000000000000"),
+    ("GET", "/v1/reports/fairness?model_id=refund-decision&attribute=age_band"),
+    ("GET", "/v1/reports/attributions?model_id=refund-decision"),
+]
+PRIVACY_ROUTES = [("DELETE", "/v1/subjects/someone")]
+
+
+@pytest.mark.parametrize(("method", "path"), AUDITOR_ROUTES + PRIVACY_ROUTES)
+def test_chatbots_are_refused_on_auditor_and_privacy_routes(api, method, path):
+    assert api.call(method, path, role="chatbot").status_code == 403
+    # Without credentials, GET /v1/explanations/{id} is the customer API's route, which wants a token: 403.
+    anonymous = 403 if path.startswith("/v1/explanations/") else 401
+    assert api.call(method, path, role=None).status_code == anonymous
+
+
+@pytest.mark.parametrize(("method", "path"), PRIVACY_ROUTES)
+def test_auditors_cannot_erase(api, method, path):
+    assert api.call(method, path, role="auditor").status_code == 403
+
+
+def test_erasure_removes_or_restricts_and_keeps_envelopes_verifiable(api, traffic):
+    subject = SUBJECTS[1]  # has refund decisions (consequential: kept 3 years) and routing ones (standard)
+    window = {"from": traffic["from"], "to": traffic["to"], "limit": 200}
+    before = audit(api, "/v1/explanations", subject_id=subject, **window).json()["items"]
+
+    first = api.call("DELETE", f"/v1/subjects/{subject}", role="privacy")
+    assert first.status_code == 200, first.text
+    receipt = first.json()
+    actions = Counter(r["action"] for r in receipt["records"])
+    by_model = {i["decision_id"]: i["model_id"] for i in before}
+    assert actions["erased"] == sum(m == "ticket-router" for m in by_model.values())
+    assert actions["restricted"] == sum(m == "refund-decision" for m in by_model.values())
+    assert subject not in first.text
+
+    for item in before:
+        full = audit(api, f"/v1/explanations/{item['decision_id']}").json()
+        assert full["verified"] is True
+        assert full["record"]["personal"] is None
+        assert full["erasure_status"] == ("erased" if item["model_id"] == "ticket-router" else "restricted")
+
+    s3 = api.aws("s3")
+    env = api.stack.env
+    erased = [d for d, m in by_model.items() if m == "ticket-router"]
+    assert not s3.list_object_versions(Bucket=env["CANDOR_PERSONAL_BUCKET"], Prefix=f"personal/{erased[0]}").get(
+        "Versions"
+    )
+    receipt_key = f"erasures/{receipt['erasure_id']}.json"
+    assert s3.head_object(Bucket=env["CANDOR_ARCHIVE_BUCKET"], Key=receipt_key)["ContentLength"] > 0
+
+    again = api.call("DELETE", f"/v1/subjects/{subject}", role="privacy").json()
+    assert again["already_done"] == len(before)
+    assert again["erased"] == again["restricted"] == 0
+
+    fairness = audit(api, "/v1/reports/fairness", model_id="refund-decision", attribute="age_band",
+                     min_group_size=20, **{"from": traffic["from"], "to": traffic["to"]}).json()  # fmt: skip
+    assert fairness["unknown"] == actions["restricted"]
+
+
+def test_the_cli_queries_exports_and_reports(api, traffic, capsys):
+    base = ["audit", "--api", api.stack.api_url, "--token", api.stack.tokens["auditor"]]
+    window = ["--from", traffic["from"], "--to", traffic["to"]]
+
+    assert cli.main([*base, "export", "--model", "refund-decision", *window, "--format", "csv"]) == 0
+    out, err = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == traffic["refunds"]
+    assert f"{traffic['refunds']} records exported." in err
+
+    assert cli.main([*base, "fairness", "--model", "refund-decision", "--attribute", "age_band", *window]) == 0
+    assert "65+" in json.loads(capsys.readouterr().out)["flagged_groups"]
+
+    with pytest.raises(SystemExit, match="422 invalid_input"):
+        cli.main([*base, "query", "--model", "refund-decision", "--from", "2026-02-01", "--to", "2026-01-01"])
+
+
+def test_integrity_verification_over_http_catches_an_altered_record(api, traffic, monkeypatch):
+    from functions.api.routes import audit as audit_routes
+    from functions.integrity_service import integrity_service
+
+    # An hour and ten minutes from now, the traffic's window has closed and the hourly job has digested it.
+    later = datetime.now(UTC) + timedelta(hours=1, minutes=10)
+    monkeypatch.setattr(audit_routes, "_now", lambda: later)
+    service = dataclasses.replace(integrity_service(), first_window=datetime.fromisoformat(traffic["from"]))
+    service.write_due(now=later)
+    window = {"from": traffic["from"], "to": traffic["to"]}
+    report = audit(api, "/v1/integrity/verify", **window).json()
+    assert report["ok"] is True, report
+    assert report["records_checked"] >= traffic["refunds"]
+
+    item = audit(api, "/v1/explanations", model_id="refund-decision", limit=1, **window).json()["items"][0]
+    stored = audit(api, f"/v1/explanations/{item['decision_id']}").json()
+    key = f"records/model=refund-decision/date={item['decided_at'][:10]}/{item['decision_id']}.json"
+    forged = {"envelope": {**stored["record"]["envelope"], "outcome": {**stored["record"]["envelope"]["outcome"],
+              "label": "approve"}}, "content_sha256": stored["record"]["content_sha256"]}  # fmt: skip
+    api.aws("s3").put_object(
+        Bucket=api.stack.env["CANDOR_ARCHIVE_BUCKET"],
+        Key=key,
+        Body=json.dumps(forged).encode(),
+        ChecksumAlgorithm="SHA256",
+    )
+    report = audit(api, "/v1/integrity/verify", **window).json()
+    assert report["ok"] is False
+    assert item["decision_id"] in json.dumps(report["altered"])
+    assert audit(api, "/v1/integrity/verify", **{"from": "2026-01-01", "to": "2026-03-01"}).status_code == 422

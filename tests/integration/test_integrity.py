@@ -1,0 +1,388 @@
+"""Integrity digests against moto: written, signed with KMS, chained, verified; every tampering is caught.
+
+Records go through the real `AwsRecordStore.put`; digests through the real job. moto does not
+enforce compliance-mode retention (it would let us delete a locked object), which is what lets
+these tests tamper at all: in AWS, Object Lock refuses most of these mutations outright, and the
+digests catch the rest (a new object version, index edits, a key with too much power).
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from functions.domain.integrity import IntegrityReport, iso_utc
+from functions.domain.seal import canonical_json, seal, sha256_hex
+from functions.integrity_service import IntegrityService, build_integrity_service
+from functions.schemas.record import ExplanationRecord, Retention
+from functions.schemas.settings import AuditSettings
+from functions.stores.digest_store import digest_key
+from functions.stores.record_store import AwsRecordStore, archive_key
+from infra.gateway import LambdaContext
+from tests.unit.domain.records import sample_envelope, sample_personal
+
+FIRST = datetime(2026, 11, 27, 10, tzinfo=UTC)
+NOW = FIRST + timedelta(hours=3, minutes=10)  # windows 10:00, 11:00 and 12:00 are closed
+WINDOWS = [FIRST + timedelta(hours=h) for h in range(3)]
+
+
+def make_record(n: int, decided_at: datetime, *, consequential: bool = False) -> ExplanationRecord:
+    personal = sample_personal()
+    delete_after = (decided_at.date() + timedelta(days=3 * 365 if consequential else 183)).isoformat()
+    envelope = sample_envelope(personal).model_copy(
+        update={
+            "decision_id": f"01JF{n:022d}",
+            "request_id": f"chat-{n}",
+            "decided_at": decided_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "retention": Retention(
+                retention_class="consequential" if consequential else "standard", delete_after=delete_after
+            ),
+        }
+    )
+    return seal(envelope, personal)
+
+
+def record_store(env: dict[str, str]) -> AwsRecordStore:
+    return AwsRecordStore(
+        table=env["CANDOR_RECORDS_TABLE"],
+        bucket=env["CANDOR_ARCHIVE_BUCKET"],
+        personal_bucket=env["CANDOR_PERSONAL_BUCKET"],
+        kms_key_id=env["CANDOR_KMS_KEY_ID"],
+        dynamodb=boto3.client("dynamodb"),
+        s3=boto3.client("s3"),
+    )
+
+
+def service() -> IntegrityService:
+    return build_integrity_service(AuditSettings())  # from the provisioned environment
+
+
+def seed(env: dict[str, str]) -> list[ExplanationRecord]:
+    """Two records per window, one of them consequential, then the job digests the three windows."""
+    records = [
+        make_record(n, window + timedelta(minutes=7 + 40 * (n % 2)), consequential=n == 3)
+        for n, window in enumerate(w for w in WINDOWS for _ in range(2))
+    ]
+    store = record_store(env)
+    for record in records:
+        store.put(record)
+    run = service().write_due(NOW)
+    assert run.windows_written == [iso_utc(w) for w in WINDOWS]
+    return records
+
+
+@pytest.fixture
+def integrity_env(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("CANDOR_DIGEST_FIRST_WINDOW", iso_utc(FIRST))
+    return aws_env
+
+
+def verify() -> IntegrityReport:
+    return service().verify(FIRST, FIRST + timedelta(hours=3), now=NOW)
+
+
+# -------------------------------------------------------------------------- the job
+
+
+def test_digests_are_written_signed_chained_and_verify(integrity_env: dict[str, str]) -> None:
+    records = seed(integrity_env)
+    s3 = boto3.client("s3")
+    bucket = integrity_env["CANDOR_ARCHIVE_BUCKET"]
+
+    stored = [json.loads(s3.get_object(Bucket=bucket, Key=digest_key(w))["Body"].read()) for w in WINDOWS]
+    assert digest_key(WINDOWS[0]) == "digests/2026/11/27/10.json"
+    first = stored[0]["digest"]
+    assert first["previous_digest_sha256"] is None
+    assert first["records"] == sorted(
+        ({"decision_id": r.envelope.decision_id, "content_sha256": r.content_sha256} for r in records[:2]),
+        key=lambda e: e["decision_id"],
+    )
+    assert first["signing_key_id"] == integrity_env["CANDOR_DIGEST_KEY_ID"]
+    assert (first["window_start"], first["window_end"]) == ("2026-11-27T10:00:00Z", "2026-11-27T11:00:00Z")
+    for before, after in itertools.pairwise(stored):
+        assert after["digest"]["previous_digest_sha256"] == before["digest_sha256"]
+    signature = base64.b64decode(stored[1]["signature"])
+    checked = boto3.client("kms").verify(
+        KeyId=integrity_env["CANDOR_DIGEST_KEY_ID"],
+        Message=bytes.fromhex(stored[1]["digest_sha256"]),
+        MessageType="DIGEST",
+        Signature=signature,
+        SigningAlgorithm="ECDSA_SHA_256",
+    )
+    assert checked["SignatureValid"]
+
+    report = verify()
+    assert report.ok, report
+    assert (report.windows_checked, report.records_checked) == (3, 6)
+    assert report.undigested_windows == []
+
+
+def test_the_job_is_idempotent_and_catches_up_after_downtime(integrity_env: dict[str, str]) -> None:
+    seed(integrity_env)
+    assert service().write_due(NOW).windows_written == []  # nothing new closed
+
+    late = make_record(99, NOW - timedelta(minutes=9))  # 13:01, in the 13:00 window
+    record_store(integrity_env).put(late)
+    assert service().write_due(NOW + timedelta(minutes=40)).windows_written == []  # 13:00 closes at 14:05
+    run = service().write_due(NOW + timedelta(hours=5))  # down for hours: every missed window, in order
+    assert run.windows_written == [iso_utc(FIRST + timedelta(hours=h)) for h in range(3, 8)]
+    assert run.records_listed == 1
+    report = service().verify(FIRST, FIRST + timedelta(hours=10), now=NOW + timedelta(hours=5))
+    assert report.ok, report
+    assert report.records_checked == 7
+    assert report.undigested_windows == [iso_utc(FIRST + timedelta(hours=h)) for h in (8, 9)]
+
+
+def test_a_consequential_record_is_locked_until_its_delete_after_date(integrity_env: dict[str, str]) -> None:
+    records = seed(integrity_env)
+    s3 = boto3.client("s3")
+    bucket = integrity_env["CANDOR_ARCHIVE_BUCKET"]
+    consequential, standard = records[3], records[2]
+    assert consequential.envelope.retention.retention_class == "consequential"
+
+    head = s3.head_object(Bucket=bucket, Key=archive_key(consequential.envelope))
+    delete_after = date.fromisoformat(consequential.envelope.retention.delete_after)
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    assert head["ObjectLockRetainUntilDate"] == datetime.combine(delete_after, datetime.max.time(), UTC).replace(
+        microsecond=0
+    )
+    # The standard record keeps the bucket's default (183 days from its write), shorter than three years.
+    default_until = s3.head_object(Bucket=bucket, Key=archive_key(standard.envelope))["ObjectLockRetainUntilDate"]
+    assert default_until < head["ObjectLockRetainUntilDate"] - timedelta(days=365)
+    # The digest listing it is kept as long.
+    digest_head = s3.head_object(Bucket=bucket, Key=digest_key(WINDOWS[1]))
+    assert digest_head["ObjectLockRetainUntilDate"] == head["ObjectLockRetainUntilDate"]
+
+
+def test_the_scheduled_handler_writes_the_newest_closed_window(aws_env: dict[str, str]) -> None:
+    from functions.handlers.integrity import lambda_handler
+
+    event = {  # what EventBridge Scheduler's rate(1 hour) rule sends
+        "version": "0",
+        "id": "5a7e5b2c-0000-4000-8000-000000000000",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-27T13:00:00Z",
+        "region": "eu-west-1",
+        "resources": ["arn:aws:events:eu-west-1:123456789012:rule/candor-integrity-hourly"],
+        "detail": {},
+    }
+    context = LambdaContext(
+        function_name="integrity",
+        memory_limit_in_mb=512,
+        invoked_function_arn="arn:aws:lambda:::function:integrity",
+        aws_request_id="test",
+        timeout_s=900,
+    )
+    result = lambda_handler(event, context)
+    assert len(result["windows_written"]) == 1  # no digest yet: the chain starts at the newest closed window
+    assert result["caught_up"] is True
+    assert lambda_handler(event, context)["windows_written"] == []
+
+
+# --------------------------------------------------------------- every mutation is caught
+
+
+def _put_new_version(bucket: str, key: str, body: bytes) -> None:
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ChecksumAlgorithm="SHA256")
+
+
+def _read(bucket: str, key: str) -> bytes:
+    return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+Mutation = Callable[[dict[str, str], list[ExplanationRecord], st.DataObject], Callable[[IntegrityReport], bool]]
+
+
+def alter_envelope(env: dict[str, str], records: list[ExplanationRecord], data: st.DataObject):
+    record = data.draw(st.sampled_from(records), label="record")
+    key, bucket = archive_key(record.envelope), env["CANDOR_ARCHIVE_BUCKET"]
+    body = _read(bucket, key)
+    if data.draw(st.booleans(), label="flip a byte"):
+        at = data.draw(st.integers(0, 10_000), label="at") % len(body)
+        bit = data.draw(st.integers(0, 7), label="bit")
+        changed = body[:at] + bytes([body[at] ^ (1 << bit)]) + body[at + 1 :]
+    else:
+        sealed = json.loads(body)
+        field = data.draw(st.sampled_from(["outcome", "summary", "decided_at", "hash"]), label="field")
+        if field == "outcome":
+            sealed["envelope"]["outcome"]["label"] = "refunds"
+        elif field == "summary":
+            sealed["envelope"]["explanation"]["summary"] += " (edited)"
+        elif field == "decided_at":
+            sealed["envelope"]["decided_at"] = sealed["envelope"]["decided_at"].replace("T1", "T0")
+        else:  # a forger who re-hashes the edited envelope
+            sealed["envelope"]["channel"] = "phone"
+            sealed["content_sha256"] = sha256_hex(canonical_json(sealed["envelope"]))
+        changed = canonical_json(sealed)
+    _put_new_version(bucket, key, changed)
+    return lambda report: record.envelope.decision_id in {f.decision_id for f in report.altered}
+
+
+def delete_index_item(env: dict[str, str], records: list[ExplanationRecord], data: st.DataObject):
+    record = data.draw(st.sampled_from(records), label="record")
+    boto3.client("dynamodb").delete_item(
+        TableName=env["CANDOR_RECORDS_TABLE"], Key={"decision_id": {"S": record.envelope.decision_id}}
+    )
+    return lambda report: record.envelope.decision_id in {f.decision_id for f in report.missing}
+
+
+def alter_index_hash(env: dict[str, str], records: list[ExplanationRecord], data: st.DataObject):
+    record = data.draw(st.sampled_from(records), label="record")
+    boto3.client("dynamodb").update_item(
+        TableName=env["CANDOR_RECORDS_TABLE"],
+        Key={"decision_id": {"S": record.envelope.decision_id}},
+        UpdateExpression="SET content_sha256 = :h",
+        ExpressionAttributeValues={":h": {"S": "0" * 64}},
+    )
+    return lambda report: record.envelope.decision_id in {f.decision_id for f in report.altered}
+
+
+_inserted = itertools.count(500)
+
+
+def insert_record(env: dict[str, str], records: list[ExplanationRecord], data: st.DataObject):
+    window = data.draw(st.sampled_from(WINDOWS), label="window")
+    minute = data.draw(st.integers(0, 59), label="minute")
+    extra = make_record(next(_inserted), window + timedelta(minutes=minute))
+    record_store(env).put(extra)  # index item and archive object, never digested
+    return lambda report: extra.envelope.decision_id in {f.decision_id for f in report.inserted}
+
+
+def alter_digest(env: dict[str, str], records: list[ExplanationRecord], data: st.DataObject):
+    window = data.draw(st.sampled_from(WINDOWS), label="window")
+    bucket, key = env["CANDOR_ARCHIVE_BUCKET"], digest_key(window)
+    stored = json.loads(_read(bucket, key))
+    how = data.draw(st.sampled_from(["drop", "rehash", "created", "flip"]), label="how")
+    if how == "drop":
+        stored["digest"]["records"] = stored["digest"]["records"][1:]
+    elif how == "rehash":
+        stored["digest"]["records"][0]["content_sha256"] = "f" * 64
+    elif how == "created":
+        stored["digest"]["created_at"] = "2026-11-27T23:59:59Z"
+    body = canonical_json(stored)
+    if how == "flip":
+        at = data.draw(st.integers(0, 10_000), label="at") % len(body)
+        body = body[:at] + bytes([body[at] ^ 0x01]) + body[at + 1 :]
+    _put_new_version(bucket, key, body)
+    return lambda report: iso_utc(window) in {f.window_start for f in report.bad_signatures}
+
+
+def alter_signature(env: dict[str, str], records: list[ExplanationRecord], data: st.DataObject):
+    window = data.draw(st.sampled_from(WINDOWS), label="window")
+    bucket, key = env["CANDOR_ARCHIVE_BUCKET"], digest_key(window)
+    stored = json.loads(_read(bucket, key))
+    if data.draw(st.booleans(), label="another digest's signature"):
+        other = next(w for w in WINDOWS if w != window)
+        stored["signature"] = json.loads(_read(bucket, digest_key(other)))["signature"]
+    else:
+        raw = bytearray(base64.b64decode(stored["signature"]))
+        at = data.draw(st.integers(0, 255), label="at") % len(raw)
+        raw[at] ^= 1 << data.draw(st.integers(0, 7), label="bit")
+        stored["signature"] = base64.b64encode(bytes(raw)).decode()
+    _put_new_version(bucket, key, canonical_json(stored))
+    return lambda report: iso_utc(window) in {f.window_start for f in report.bad_signatures}
+
+
+def delete_digest(env: dict[str, str], records: list[ExplanationRecord], data: st.DataObject):
+    window = data.draw(st.sampled_from(WINDOWS[:-1]), label="window")  # the newest would just look undigested
+    boto3.client("s3").delete_object(Bucket=env["CANDOR_ARCHIVE_BUCKET"], Key=digest_key(window))
+    return lambda report: iso_utc(window) in {f.window_start for f in report.broken_chain}
+
+
+MUTATIONS = [
+    alter_envelope,
+    delete_index_item,
+    alter_index_hash,
+    insert_record,
+    alter_digest,
+    alter_signature,
+    delete_digest,
+]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The archive bucket's objects and the records table's items, to put back after a mutation.
+
+    Restoring writes the old bytes as a new version (moto, like S3, will not delete a locked
+    version), removes what the mutation added, and puts back changed or deleted items.
+    """
+
+    objects: dict[str, bytes]
+    items: dict[str, dict[str, Any]]
+
+
+def _objects(bucket: str) -> dict[str, bytes]:
+    s3 = boto3.client("s3")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+    return {key: _read(bucket, key) for key in keys}
+
+
+def _items(table: str) -> dict[str, dict[str, Any]]:
+    # A Scan is fine in a test: the code under test never scans.
+    return {i["decision_id"]["S"]: i for i in boto3.client("dynamodb").scan(TableName=table)["Items"]}
+
+
+def take_snapshot(env: dict[str, str]) -> Snapshot:
+    return Snapshot(_objects(env["CANDOR_ARCHIVE_BUCKET"]), _items(env["CANDOR_RECORDS_TABLE"]))
+
+
+def restore(env: dict[str, str], snapshot: Snapshot) -> None:
+    s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
+    bucket, table = env["CANDOR_ARCHIVE_BUCKET"], env["CANDOR_RECORDS_TABLE"]
+    now = _objects(bucket)
+    for key in now.keys() - snapshot.objects.keys():
+        s3.delete_object(Bucket=bucket, Key=key)
+    for key, body in snapshot.objects.items():
+        if now.get(key) != body:
+            _put_new_version(bucket, key, body)
+    items = _items(table)
+    for decision_id in items.keys() - snapshot.items.keys():
+        dynamodb.delete_item(TableName=table, Key={"decision_id": {"S": decision_id}})
+    for decision_id, item in snapshot.items.items():
+        if items.get(decision_id) != item:
+            dynamodb.put_item(TableName=table, Item=item)
+
+
+@pytest.fixture
+def seeded(integrity_env: dict[str, str]) -> tuple[dict[str, str], list[ExplanationRecord], Snapshot]:
+    records = seed(integrity_env)
+    return integrity_env, records, take_snapshot(integrity_env)
+
+
+@pytest.mark.slow
+# No shrinking: an example takes about a second, and the failing draws are printed as they are.
+@settings(
+    max_examples=4,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_every_mutation_is_caught(
+    seeded: tuple[dict[str, str], list[ExplanationRecord], Snapshot], data: st.DataObject
+) -> None:
+    """Each example applies every kind of mutation, one at a time, to targets hypothesis picks."""
+    env, records, snapshot = seeded
+    for mutation in MUTATIONS:
+        try:
+            caught = mutation(env, records, data)
+            report = verify()
+            assert not report.ok, (mutation.__name__, report)
+            assert caught(report), (mutation.__name__, report)
+        finally:
+            restore(env, snapshot)
+    assert verify().ok  # every mutation was undone: the next example starts clean
