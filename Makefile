@@ -4,11 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.lock pyproject.toml | sha256sum | cut -c1-16)
+# checkov lives in a venv of its own: it pins boto3/botocore 1.35, networkx 2 and packaging 23.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements/checkov.lock | sha256sum | cut -c1-16)
 PORT ?= 3000
 AWS_PORT ?= 4566
 export PORT AWS_PORT
 
-.PHONY: help install browser test lint typecheck cfn-lint unit integration e2e demo serve train lock openapi clean
+.PHONY: help install browser test lint typecheck cfn-lint template-security unit integration e2e demo serve train lock openapi clean
 
 help:  ## this list
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,14 +32,24 @@ lint: install  ## ruff lint and format check
 typecheck: install  ## mypy with the pydantic plugin
 	$(BIN)/mypy
 
-cfn-lint: install  ## validate template.yaml
-	$(BIN)/cfn-lint template.yaml
+cfn-lint: install  ## validate template.yaml, with the serverless rules (cfn-lint-serverless)
+	$(BIN)/cfn-lint template.yaml -a cfn_lint_serverless.rules
 
-test: lint typecheck cfn-lint browser  ## the whole gate: lint, types, template, all test tiers
+$(CHECKOV_STAMP): requirements/checkov.lock | $(STAMP)
+	test -x $(CHECKOV_VENV)/bin/python || $(BIN)/python -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/checkov.lock
+	rm -f $(CHECKOV_VENV)/.installed-* && touch $@
+
+template-security: $(CHECKOV_STAMP)  ## checkov over template.yaml: zero failed checks (skips justified in Metadata)
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+
+test: lint typecheck cfn-lint template-security browser  ## the whole gate: lint, types, template, all test tiers
 	$(BIN)/pytest
 
 browser:  ## headless Chromium for the page tests (Debian's package; CI runs as root)
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+	command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium; }
 
 unit: install  ## unit tests only (no network)
 	$(BIN)/pytest tests/unit
@@ -66,6 +79,7 @@ bench: install  ## benchmarks (issue 6): table on stdout, bench-results/results.
 lock: install  ## re-resolve requirements/*.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 --python-platform linux -o requirements/dev.lock -q
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --python-platform linux -o requirements/runtime.lock -q
+	$(BIN)/uv pip compile requirements/checkov.in --generate-hashes --python-version 3.11 --python-platform linux -o requirements/checkov.lock -q
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

@@ -524,7 +524,12 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _handle(self) -> None:
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except ValueError:  # a Content-Length or chunk size that is not a number
+            self.close_connection = True
+            self._send(error_response(400, "bad_request", "malformed Content-Length or chunked body"))
+            return
         if body is None:
             self.close_connection = True  # the unread body makes the connection unusable
             self._send(error_response(413, "payload_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes"))
@@ -553,6 +558,12 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, ...) is routed too and gets the gateway's 405, not http.server's 501.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         if not self.quiet:

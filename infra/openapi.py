@@ -15,6 +15,7 @@ from pathlib import Path
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from functions.api.app import build_app
+from functions.api.auth import SECURITY_SCHEMES
 from functions.api.routes import audit, catalog, customer, decisions, privacy
 
 COMMON = (
@@ -22,7 +23,7 @@ COMMON = (
     "notice, and is sealed into a write-once audit record before it is returned. "
     'Every error is {"error": {"code", "message", "field"?}}. '
 )
-APIS: dict[str, tuple[str, tuple[Router, ...], str]] = {
+APIS: dict[str, tuple[str, tuple[Router, ...], str]] = {  # file: (title, routers, description)
     "openapi.json": (
         "Candor",
         (catalog.router, decisions.router, audit.router, privacy.router),
@@ -39,11 +40,37 @@ APIS: dict[str, tuple[str, tuple[Router, ...], str]] = {
 }
 
 
+_ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+_POWERTOOLS_ONLY = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
+
+
+def _true_validation_errors(doc: dict) -> dict:
+    """Make the 422 Powertools adds to every operation say what Candor answers.
+
+    Powertools documents its own `HTTPValidationError` body; Candor answers every request validation
+    error, and any query parameter the route does not declare, with the error envelope
+    (functions/api/errors.py, functions/api/app.py). Routes that document their own 422 keep it.
+    """
+    for operation in (op for item in doc["paths"].values() for op in item.values()):
+        responses = operation["responses"]
+        default = responses.get("422", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        if default.get("$ref") == "#/components/schemas/HTTPValidationError":
+            responses["422"] = {"description": "An unknown or invalid query parameter", "content": _ERROR_BODY}
+    text = json.dumps(doc["paths"])
+    schemas = doc["components"]["schemas"]
+    for name in _POWERTOOLS_ONLY:
+        if f'"#/components/schemas/{name}"' not in text:
+            schemas.pop(name, None)
+    return doc
+
+
 def document(name: str = "openapi.json") -> dict:
     title, routers, description = APIS[name]
-    return json.loads(
-        build_app(*routers).get_openapi_json_schema(title=title, version="1.0.0", description=description)
+    schemes = SECURITY_SCHEMES if name == "openapi.json" else None  # the customer API is not IAM-authorized
+    generated = build_app(*routers).get_openapi_json_schema(
+        title=title, version="1.0.0", description=description, security_schemes=schemes
     )
+    return _true_validation_errors(json.loads(generated))
 
 
 def write(directory: Path) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from functions.coldstart import forget_everything
+from functions.stores.record_store import AwsRecordStore
 
 
 def fresh_container() -> None:
@@ -13,3 +16,15 @@ def fresh_container() -> None:
     Modules not imported yet have nothing cached, so nothing needs importing here.
     """
     forget_everything()
+
+
+def record_store(env: dict[str, str], dynamodb: Any, s3: Any) -> AwsRecordStore:
+    """The real record store on the resources named by a function environment (local stack or aws_env)."""
+    return AwsRecordStore(
+        table=env["CANDOR_RECORDS_TABLE"],
+        bucket=env["CANDOR_ARCHIVE_BUCKET"],
+        personal_bucket=env["CANDOR_PERSONAL_BUCKET"],
+        kms_key_id=env["CANDOR_KMS_KEY_ID"],
+        dynamodb=dynamodb,
+        s3=s3,
+    )

@@ -19,15 +19,7 @@ def record_index() -> RecordIndex:
 
 @per_container
 def record_store() -> AwsRecordStore:
-    settings = audit_settings()
-    return AwsRecordStore(
-        table=settings.records_table,
-        bucket=settings.archive_bucket,
-        personal_bucket=settings.personal_bucket,
-        kms_key_id=settings.kms_key_id,
-        dynamodb=aws_clients.dynamodb(),
-        s3=aws_clients.s3(),
-    )
+    return AwsRecordStore.from_settings(audit_settings(), aws_clients.dynamodb(), aws_clients.s3())
 
 
 @per_container
@@ -44,15 +36,7 @@ def appeal_index() -> RecordIndex | None:
 
 @per_container
 def erasure_store() -> AwsErasureStore:
-    settings = audit_settings()
-    return AwsErasureStore(
-        table=settings.records_table,
-        bucket=settings.archive_bucket,
-        personal_bucket=settings.personal_bucket,
-        kms_key_id=settings.kms_key_id,
-        dynamodb=aws_clients.dynamodb(),
-        s3=aws_clients.s3(),
-    )
+    return AwsErasureStore.from_settings(audit_settings(), aws_clients.dynamodb(), aws_clients.s3())
 
 
 @per_container

@@ -13,9 +13,26 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, SecurityScheme
 
 from functions.api.errors import HttpError
 from functions.schemas.settings import CatalogSettings, catalog_settings
+
+# How the main API authenticates, for its OpenAPI document: API Gateway's IAM authorization reads the
+# SigV4 signature in the Authorization header; the local stack reads `Bearer <token>` from the same header.
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {
+    "sigv4": APIKey.model_validate(
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "SigV4 as the candor-chatbot, candor-auditor or candor-privacy IAM role; on the local "
+            "stack `Bearer <token>`. No credentials: 401; another role's: 403.",
+            "x-amazon-apigateway-authtype": "awsSigv4",
+        }
+    )
+}
+IAM_AUTH: list[dict[str, list[str]]] = [{"sigv4": []}]
 
 
 class Role(StrEnum):

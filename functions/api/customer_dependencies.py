@@ -40,14 +40,7 @@ class CustomerServices:
 def customer_services() -> CustomerServices:
     settings = customer_settings()
     return CustomerServices(
-        records=AwsRecordStore(
-            table=settings.records_table,
-            bucket=settings.archive_bucket,
-            personal_bucket=settings.personal_bucket,
-            kms_key_id="",  # read-only: the customer function never writes records
-            dynamodb=aws_clients.dynamodb(),
-            s3=aws_clients.s3(),
-        ),
+        records=AwsRecordStore.from_settings(settings, aws_clients.dynamodb(), aws_clients.s3()),
         appeals=AwsAppealStore(table=settings.appeals_table, dynamodb=aws_clients.dynamodb()),
         notices=notices(),
         operator=operator_profile(settings),

@@ -36,14 +36,7 @@ def decision_services() -> DecisionServices:
         models=models_registry(),
         notices=notices(),
         operator=operator_profile(settings),
-        records=AwsRecordStore(
-            table=settings.records_table,
-            bucket=settings.archive_bucket,
-            personal_bucket=settings.personal_bucket,
-            kms_key_id=settings.kms_key_id,
-            dynamodb=aws_clients.dynamodb(),
-            s3=aws_clients.s3(),
-        ),
+        records=AwsRecordStore.from_settings(settings, aws_clients.dynamodb(), aws_clients.s3()),
         hash_subject=partial(subject_hash, key=purpose_key(master, SUBJECT_HASH)),
         sign_customer_token=_token_signer(purpose_key(master, CUSTOMER_LINK)),
     )

@@ -14,7 +14,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
@@ -109,6 +112,12 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
         source = "query." if location[:1] == ("query",) else ""
         field = source + _field_of(location[1:] if source else location)
         return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_field", f"{field}: {first.get('msg')}", field)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _media_type(_: RequestUnsupportedContentType) -> Response[str]:
+        return error_response(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as application/json"
+        )
 
     @app.exception_handler(IdempotencyValidationError)
     def _conflict(_: IdempotencyValidationError) -> Response[str]:

@@ -30,7 +30,7 @@ def _parse(value: str, field: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{field} is not an ISO 8601 date or time: {value!r}", field=field) from None
+        raise InvalidInput(f"{field} is not an ISO 8601 date or time", field=field) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -12,11 +12,11 @@ from datetime import UTC, date, datetime
 
 from functions.domain.customer_links import customer_view_url
 from functions.domain.disclosure import NoticeCatalogue, OperatorProfile
-from functions.domain.errors import ModelOutputInvalid
+from functions.domain.errors import CandorError, DependencyUnavailable, ModelOutputInvalid
 from functions.domain.ids import new_ulid
 from functions.domain.inputs import validate_inputs
 from functions.domain.narrative import Reason, summarize
-from functions.domain.ports import ModelCatalog, ModelRun, RecordStore
+from functions.domain.ports import ModelCatalog, ModelRun, ModelRuntime, RecordStore
 from functions.domain.presentation import item_display, language_of, localized
 from functions.domain.redaction import redact
 from functions.domain.seal import new_salt, personal_digest, seal
@@ -67,7 +67,7 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
     runtime = services.models.runtime(model_id)
     manifest = runtime.manifest
     inputs, redactions = _minimised(manifest, validate_inputs(manifest, request.inputs))
-    run = runtime.run(inputs)
+    run = _run_model(runtime, inputs)
     _check_run(manifest, run)
 
     decided = services.now()
@@ -177,6 +177,16 @@ def _delete_after(day: date, retention_class: str, operator: OperatorProfile) ->
     year, month = divmod(day.month - 1 + months, 12)
     year, month = day.year + year, month + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _run_model(runtime: ModelRuntime, inputs: dict[str, FeatureValue]) -> ModelRun:
+    """A model that fails is a dependency that failed: 503, nothing decided, nothing stored."""
+    try:
+        return runtime.run(inputs)
+    except CandorError:
+        raise
+    except Exception as error:  # any adapter fault, in-process or remote, means the same to the caller
+        raise DependencyUnavailable(f"model {runtime.manifest.id} failed: {type(error).__name__}") from error
 
 
 def _check_run(manifest: ModelManifest, run: ModelRun) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.api.app import build_app, limit_body_size
+from functions.api.app import build_app, json_bodies_only, limit_body_size
 from functions.api.routes import decisions
 
 logger = Logger()
@@ -15,6 +15,7 @@ app = build_app(decisions.router)
 
 
 @limit_body_size
+@json_bodies_only
 @logger.inject_lambda_context(log_event=False)  # events carry customer messages: never log them
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics

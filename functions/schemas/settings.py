@@ -34,56 +34,44 @@ class CatalogSettings(BaseSettings):
     privacy_role: str = Field(default="candor-privacy", description="IAM role name of privacy officers.")
 
 
-class DecisionSettings(CatalogSettings):
-    """The decision function also writes records, so it needs the stores and the hashing key."""
+class RecordSettings(CatalogSettings):
+    """Every function that touches records: where they are, and the key behind subject hashes and links."""
 
     records_table: str
-    idempotency_table: str
     archive_bucket: str
     personal_bucket: str
     kms_key_id: str
     subject_key_secret: str | None = Field(default=None, description="Secrets Manager id of the subject-hash key.")
     subject_key: SecretStr | None = Field(default=None, description="The key itself; local stack and tests only.")
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> RecordSettings:
+        if (self.subject_key is None) == (self.subject_key_secret is None):
+            raise ValueError("set exactly one of CANDOR_SUBJECT_KEY_SECRET (AWS) or CANDOR_SUBJECT_KEY (local)")
+        return self
+
+
+class DecisionSettings(RecordSettings):
+    """The decision function writes records and remembers request ids."""
+
+    idempotency_table: str
     public_base_url: str = Field(
         default="", description="Base of the customer links; empty: the API's own URL, from the request."
     )
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
 
-    @model_validator(mode="after")
-    def _one_key_source(self) -> DecisionSettings:
-        if (self.subject_key is None) == (self.subject_key_secret is None):
-            raise ValueError("set exactly one of CANDOR_SUBJECT_KEY_SECRET (AWS) or CANDOR_SUBJECT_KEY (local)")
-        return self
 
-
-class CustomerSettings(CatalogSettings):
+class CustomerSettings(RecordSettings):
     """The customer function reads records and appeals and verifies links; it writes only appeals."""
 
-    records_table: str
-    archive_bucket: str
-    personal_bucket: str
     appeals_table: str
-    subject_key_secret: str | None = Field(default=None, description="Secrets Manager id of the link key's secret.")
-    subject_key: SecretStr | None = Field(default=None, description="The key itself; local stack and tests only.")
-
-    @model_validator(mode="after")
-    def _one_key_source(self) -> CustomerSettings:
-        if (self.subject_key is None) == (self.subject_key_secret is None):
-            raise ValueError("set exactly one of CANDOR_SUBJECT_KEY_SECRET (AWS) or CANDOR_SUBJECT_KEY (local)")
-        return self
 
 
-class AuditSettings(CatalogSettings):
+class AuditSettings(RecordSettings):
     """The audit side (auditor and privacy routes, integrity digests): reads records, never writes decisions."""
 
-    records_table: str
-    archive_bucket: str
-    personal_bucket: str
-    kms_key_id: str
     appeals_table: str | None = Field(default=None, description="Appeals, once the customer side records them.")
     digest_key_id: str | None = Field(default=None, description="Asymmetric KMS key that signs integrity digests.")
-    subject_key_secret: str | None = Field(default=None, description="Secrets Manager id of the subject-hash key.")
-    subject_key: SecretStr | None = Field(default=None, description="The key itself; local stack and tests only.")
     max_window_days: int = Field(default=366, gt=0, description="Longest time window one query or report may span.")
     max_page_size: int = Field(default=200, gt=0, le=1000)
     max_verify_days: int = Field(default=1, gt=0, description="Longest span one integrity check may cover.")

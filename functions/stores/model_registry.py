@@ -97,9 +97,7 @@ class ModelRegistry:
         try:
             return self._manifests[model_id]
         except KeyError:
-            raise UnknownModel(
-                f"no model {model_id!r}; registered: {sorted(self._manifests)}", field="model_id"
-            ) from None
+            raise UnknownModel(f"no such model; registered: {sorted(self._manifests)}", field="model_id") from None
 
     def runtime(self, model_id: str) -> ModelRuntime:
         manifest = self.manifest(model_id)

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -102,21 +102,43 @@ def put_new_object(s3: S3Client, bucket: str, key: str, body: bytes, kms_key_id:
     )
 
 
-class AwsRecordStore:
-    """The RecordStore of the domain, on S3 (SSE-KMS, checksummed, no overwrite) and DynamoDB."""
+@dataclass(frozen=True)
+class RecordPlaces:
+    """Where records live: the index table, the locked archive, the erasable personal bucket, the key."""
 
-    def __init__(
-        self,
-        *,
-        table: str,
-        bucket: str,
-        personal_bucket: str,
-        kms_key_id: str,
-        dynamodb: DynamoDBClient,
-        s3: S3Client,
-    ) -> None:
-        self.table, self.bucket, self.personal_bucket, self.kms_key_id = table, bucket, personal_bucket, kms_key_id
-        self.dynamodb, self.s3 = dynamodb, s3
+    table: str
+    bucket: str
+    personal_bucket: str
+    kms_key_id: str
+    dynamodb: DynamoDBClient
+    s3: S3Client
+
+    @classmethod
+    def from_settings(cls, settings: StoreSettings, dynamodb: DynamoDBClient, s3: S3Client) -> Self:
+        return cls(
+            table=settings.records_table,
+            bucket=settings.archive_bucket,
+            personal_bucket=settings.personal_bucket,
+            kms_key_id=settings.kms_key_id,
+            dynamodb=dynamodb,
+            s3=s3,
+        )
+
+
+class StoreSettings(Protocol):
+    @property
+    def records_table(self) -> str: ...
+    @property
+    def archive_bucket(self) -> str: ...
+    @property
+    def personal_bucket(self) -> str: ...
+    @property
+    def kms_key_id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class AwsRecordStore(RecordPlaces):
+    """The RecordStore of the domain, on S3 (SSE-KMS, checksummed, no overwrite) and DynamoDB."""
 
     def put(self, record: ExplanationRecord) -> None:
         if record.personal is None:
@@ -178,14 +200,9 @@ def _reason(error: Exception) -> str:
     return type(error).__name__
 
 
-class AwsErasureStore:
+@dataclass(frozen=True)
+class AwsErasureStore(RecordPlaces):
     """The privacy officer's writes: delete personal parts, mark index items, keep a receipt."""
-
-    def __init__(
-        self, *, table: str, bucket: str, personal_bucket: str, kms_key_id: str, dynamodb: DynamoDBClient, s3: S3Client
-    ) -> None:
-        self.table, self.bucket, self.personal_bucket, self.kms_key_id = table, bucket, personal_bucket, kms_key_id
-        self.dynamodb, self.s3 = dynamodb, s3
 
     def erase(self, decision_id: str, at: str) -> None:
         """Delete every version of the personal part, then drop the segments from the index item."""

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from infra.bench import cold_start, middleware, pending, shap_speed, size, throughput
+from infra.bench import cold_start, middleware, pending, reports_scale, shap_speed, size, throughput
 from infra.bench.report import markdown, results, text
 from infra.bench.stats import Figure, Row, machine
 
@@ -20,7 +20,7 @@ FIGURES: list[tuple[int, str, Callable[[bool], Figure]]] = [
     (2, "middleware tax", middleware.run),
     (3, "cold start", cold_start.run),
     (4, "black-box explanation", pending.black_box),
-    (5, "reports at scale", pending.reports_at_scale),
+    (5, "reports at scale", reports_scale.run),
     (6, "local stack throughput", throughput.run),
     (7, "deployment size", size.run),
 ]

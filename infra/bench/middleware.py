@@ -86,24 +86,8 @@ def clear_caches() -> None:
     forget_everything()
 
 
-class WrappedCatalog:
-    """The real model registry, each runtime passed once through `wrap` (e.g. one-thread LightGBM)."""
-
-    def __init__(self, inner: Any, wrap: Callable[[Any], Any]) -> None:
-        self._inner, self._wrap = inner, wrap
-        self._loaded: dict[str, Any] = {}
-
-    def manifests(self) -> Any:
-        return self._inner.manifests()
-
-    def runtime(self, model_id: str) -> Any:
-        if model_id not in self._loaded:
-            self._loaded[model_id] = self._wrap(self._inner.runtime(model_id))
-        return self._loaded[model_id]
-
-
 @contextlib.contextmanager
-def in_memory_handler(one_thread: bool = False) -> Iterator[tuple[Callable[..., Any], WrappedCatalog]]:
+def in_memory_handler() -> Iterator[tuple[Callable[..., Any], Any]]:
     """The real decisions handler with in-memory stores; yields it and its model catalog."""
     from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
@@ -114,8 +98,8 @@ def in_memory_handler(one_thread: bool = False) -> Iterator[tuple[Callable[..., 
         from functions.handlers import decisions as handler_module
 
         real = decision_dependencies.decision_services()
-        models = WrappedCatalog(real.models, _one_thread if one_thread else (lambda runtime: runtime))
-        services = dataclasses.replace(real, models=models, records=MemoryRecordStore())
+        models = real.models
+        services = dataclasses.replace(real, records=MemoryRecordStore())
         idempotent = idempotent_function(
             route._decide_once,
             data_keyword_argument="data",
@@ -130,12 +114,6 @@ def in_memory_handler(one_thread: bool = False) -> Iterator[tuple[Callable[..., 
         finally:
             route.decision_services, route.idempotent_decide = saved
             clear_caches()
-
-
-def _one_thread(runtime: Any) -> Any:
-    from infra.bench.threads import single_threaded_runtime  # imports lightgbm: not in the cold-start child
-
-    return single_threaded_runtime(runtime)
 
 
 def event_stream(name: str, prefix: str) -> Callable[[], tuple[dict[str, Any], Any]]:
@@ -165,7 +143,7 @@ def event_stream(name: str, prefix: str) -> Callable[[], tuple[dict[str, Any], A
 def model_only(runtime: Any, inputs: Mapping[str, Any]) -> Callable[[], object]:
     """The prediction of `runtime.run` without its explanation."""
     if hasattr(runtime, "booster"):
-        return lambda: runtime.booster.predict(runtime.encode(inputs)[None, :])
+        return lambda: runtime.booster.predict(runtime.encode(inputs)[None, :], num_threads=1)  # as run() does
     text = str(next(iter(inputs.values())))
     return lambda: runtime.coef @ runtime.vectorizer.vectorize(text)[0] + runtime.intercept
 
@@ -182,9 +160,9 @@ def handler_call(handler: Callable[..., Any], events: Callable[[], tuple[dict[st
     return call
 
 
-def measure(model_id: str, one_thread: bool, runs: int) -> dict[str, list[float]]:
-    with in_memory_handler(one_thread) as (handler, models):
-        events = event_stream(MODELS[model_id], f"bench-{model_id}-{int(one_thread)}")
+def measure(model_id: str, runs: int) -> dict[str, list[float]]:
+    with in_memory_handler() as (handler, models):
+        events = event_stream(MODELS[model_id], f"bench-{model_id}")
         runtime = models.runtime(model_id)
         inputs = json.loads(events()[0]["body"])["inputs"]
         return side_by_side(
@@ -198,10 +176,10 @@ def measure(model_id: str, one_thread: bool, runs: int) -> dict[str, list[float]
         )
 
 
-def profile_handler(model_id: str, one_thread: bool, calls: int) -> dict[str, Any]:
+def profile_handler(model_id: str, calls: int) -> dict[str, Any]:
     from infra.bench.profile import profile_calls
 
-    with in_memory_handler(one_thread) as (handler, _):
+    with in_memory_handler() as (handler, _):
         call = handler_call(handler, event_stream(MODELS[model_id], f"profile-{model_id}"))
         for _ in range(3):
             call()
@@ -215,11 +193,10 @@ def run(quick: bool) -> Figure:
         f"p50 and p99 of the full decisions handler at most {GOAL}x the p50 of the bare model call + SHAP",
     )
     runs = 15 if quick else 300
-    configs = [("refund-decision", False), ("refund-decision", True), ("ticket-router", False)]
-    worst: tuple[float, str, bool] = (0.0, "", False)
-    for model_id, one_thread in configs:
-        label = f"{model_id}{', LightGBM on 1 thread' if one_thread else ''}"
-        samples = {name: [s * 1000 for s in values] for name, values in measure(model_id, one_thread, runs).items()}
+    worst: tuple[float, str] = (0.0, "")
+    for model_id in MODELS:
+        label = model_id
+        samples = {name: [s * 1000 for s in values] for name, values in measure(model_id, runs).items()}
         handler, bare = Summary.of(samples["handler"]), Summary.of(samples["bare"])
         p99 = handler.p99 if handler.p99 is not None else handler.p90
         figure.rows += [
@@ -240,12 +217,8 @@ def run(quick: bool) -> Figure:
                 Summary.of(ratios(samples["handler"], samples["bare"])),
             ),
         ]
-        worst = max(worst, (p99 / bare.median, model_id, one_thread))
+        worst = max(worst, (p99 / bare.median, model_id))
     figure.goal_met = worst[0] <= GOAL
     if not figure.goal_met:
-        model_id, one_thread = worst[1], worst[2]
-        figure.details["profile"] = profile_handler(model_id, one_thread, 20 if quick else 200) | {
-            "model": model_id,
-            "lightgbm_one_thread": one_thread,
-        }
+        figure.details["profile"] = profile_handler(worst[1], 20 if quick else 200) | {"model": worst[1]}
     return figure

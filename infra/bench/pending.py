@@ -1,4 +1,4 @@
-"""Figures 4 and 5: not measurable yet; printed as such so the table keeps its final shape."""
+"""Figure 4: not measurable yet; printed as such so the table keeps its final shape."""
 
 from __future__ import annotations
 
@@ -11,15 +11,6 @@ def black_box(quick: bool) -> Figure:
         "Black-box explanation",
         "at most 2 model calls per explanation over the HTTPS adapter on 127.0.0.1, error vs exact TreeSHAP",
         "remote model adapters (issue 5)",
-    )
-
-
-def reports_at_scale(quick: bool) -> Figure:
-    return _pending(
-        5,
-        "Reports at scale",
-        "fairness and attribution reports over 100k records in at most 5 s and 300 MB, memory flat from 10k to 100k",
-        "auditor reports (issue 3)",
     )
 
 

@@ -4,22 +4,16 @@ import pytest
 
 from functions.domain.seal import verify
 from functions.schemas.record import ExplanationRecord
-from functions.stores.record_store import AwsRecordStore, personal_key
+from functions.stores.record_store import personal_key
 from tests.e2e.bodies import body
+from tests.support import record_store
 
 pytestmark = pytest.mark.e2e
 
 
 def stored_record(api, decision_id: str) -> tuple[dict, ExplanationRecord]:
     env = api.stack.env
-    store = AwsRecordStore(
-        table=env["CANDOR_RECORDS_TABLE"],
-        bucket=env["CANDOR_ARCHIVE_BUCKET"],
-        personal_bucket=env["CANDOR_PERSONAL_BUCKET"],
-        kms_key_id=env["CANDOR_KMS_KEY_ID"],
-        dynamodb=api.aws("dynamodb"),
-        s3=api.aws("s3"),
-    )
+    store = record_store(env, api.aws("dynamodb"), api.aws("s3"))
     stored = store.get(decision_id)
     assert stored is not None
     for bucket, key in (

@@ -1,10 +1,10 @@
 """Fail closed: when a write of the record fails, the caller gets 503 and no decision."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from functions.stores import aws_clients
 from tests.e2e.bodies import body
@@ -12,12 +12,20 @@ from tests.e2e.bodies import body
 pytestmark = pytest.mark.e2e
 
 
+def unreachable(operation: str) -> Exception:
+    return EndpointConnectionError(endpoint_url="http://unreachable")
+
+
+def refused(code: str) -> Callable[[str], Exception]:
+    return lambda operation: ClientError({"Error": {"Code": code, "Message": "injected"}}, operation)
+
+
 @contextmanager
-def failing(client, operation: str) -> Iterator[None]:
-    """Make every `operation` call of the function's own (cached) boto3 client fail at the network."""
+def failing(client, operation: str, fault: Callable[[str], Exception] = unreachable) -> Iterator[None]:
+    """Make every `operation` call of the function's own (cached) boto3 client fail with `fault`."""
 
     def refuse(**_: object) -> None:
-        raise EndpointConnectionError(endpoint_url="http://unreachable")
+        raise fault(operation)
 
     event = f"before-call.{client.meta.service_model.service_name}.{operation}"
     client.meta.events.register(event, refuse, unique_id="test-fault")
@@ -27,12 +35,21 @@ def failing(client, operation: str) -> Iterator[None]:
         client.meta.events.unregister(event, unique_id="test-fault")
 
 
-@pytest.mark.parametrize(("client", "operation"), [(aws_clients.s3, "PutObject"), (aws_clients.dynamodb, "PutItem")])
-def test_a_failed_write_gives_503_and_a_retry_converges_to_one_record(api, client, operation):
+FAULTS = [
+    (aws_clients.s3, "PutObject", unreachable),  # archive unreachable: nothing written
+    (aws_clients.s3, "PutObject", refused("KMS.KMSInvalidStateException")),  # the records key is disabled
+    (aws_clients.dynamodb, "PutItem", unreachable),  # a crash between the object writes and the index write
+    (aws_clients.dynamodb, "PutItem", refused("ProvisionedThroughputExceededException")),  # throttled
+    (aws_clients.dynamodb, "PutItem", refused("ThrottlingException")),
+]
+
+
+@pytest.mark.parametrize(("client", "operation", "fault"), FAULTS)
+def test_a_failed_write_gives_503_and_a_retry_converges_to_one_record(api, client, operation, fault):
     model_id, request = body("demo-refund-2")
     items_before, _ = api.stored()
 
-    with failing(client(), operation):
+    with failing(client(), operation, fault):
         response = api.decide(model_id, request)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "dependency_unavailable"

@@ -29,6 +29,7 @@ from functions.schemas.settings import AuditSettings
 from functions.stores.digest_store import digest_key
 from functions.stores.record_store import AwsRecordStore, archive_key
 from infra.gateway import LambdaContext
+from tests.support import record_store as support_record_store
 from tests.unit.domain.records import sample_envelope, sample_personal
 
 FIRST = datetime(2026, 11, 27, 10, tzinfo=UTC)
@@ -53,14 +54,7 @@ def make_record(n: int, decided_at: datetime, *, consequential: bool = False) ->
 
 
 def record_store(env: dict[str, str]) -> AwsRecordStore:
-    return AwsRecordStore(
-        table=env["CANDOR_RECORDS_TABLE"],
-        bucket=env["CANDOR_ARCHIVE_BUCKET"],
-        personal_bucket=env["CANDOR_PERSONAL_BUCKET"],
-        kms_key_id=env["CANDOR_KMS_KEY_ID"],
-        dynamodb=boto3.client("dynamodb"),
-        s3=boto3.client("s3"),
-    )
+    return support_record_store(env, boto3.client("dynamodb"), boto3.client("s3"))
 
 
 def service() -> IntegrityService:

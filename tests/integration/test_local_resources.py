@@ -204,8 +204,22 @@ def test_local_stack_restores_the_environment() -> None:
 
 
 def _function_statements(logical_id: str) -> list[dict[str, Any]]:
-    policies = TEMPLATE["Resources"][logical_id]["Properties"].get("Policies", [])
-    return [s for p in policies if isinstance(p, dict) for s in p.get("Statement", [])]
+    """The statements of the function's own role: its inline policies and the role policies attached to it.
+
+    (FunctionBasePolicy, shared by every role, holds only X-Ray writes and the environment key:
+    tests/unit/test_template_security.py pins it.)
+    """
+    resources = TEMPLATE["Resources"]
+    role_ref = resources[logical_id]["Properties"]["Role"]
+    role = role_ref["Fn::GetAtt"][0]
+    assert role_ref == {"Fn::GetAtt": [role, "Arn"]}
+    documents = [p["PolicyDocument"] for p in resources[role]["Properties"].get("Policies", [])]
+    documents += [
+        r["Properties"]["PolicyDocument"]
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::RolePolicy" and r["Properties"]["RoleName"] == {"Ref": role}
+    ]
+    return [s for d in documents for s in d["Statement"]]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -213,7 +227,15 @@ def _as_list(value: Any) -> list[Any]:
 
 
 @pytest.mark.parametrize(
-    "logical_id", ["DecisionsFunction", "CatalogFunction", "CustomerFunction", "IntegrityFunction"]
+    "logical_id",
+    [
+        "DecisionsFunction",
+        "CatalogFunction",
+        "CustomerFunction",
+        "AuditFunction",
+        "PrivacyFunction",
+        "IntegrityFunction",
+    ],
 )
 def test_function_policies_have_no_wildcards(logical_id: str) -> None:
     for statement in _function_statements(logical_id):
@@ -260,7 +282,18 @@ def test_archive_retention_is_compliance_with_exactly_one_period() -> None:
 
 @pytest.mark.parametrize(
     "logical_id",
-    ["RecordsTable", "IdempotencyTable", "AppealsTable", "ArchiveBucket", "RecordsKey", "DigestSigningKey"],
+    [
+        "RecordsTable",
+        "IdempotencyTable",
+        "AppealsTable",
+        "ArchiveBucket",
+        "PersonalBucket",
+        "AccessLogsBucket",
+        "RecordsKey",
+        "DigestSigningKey",
+        "OperationsKey",
+        "SubjectKeySecret",
+    ],
 )
 def test_stateful_resources_are_retained(logical_id: str) -> None:
     resource = TEMPLATE["Resources"][logical_id]
@@ -303,7 +336,7 @@ def test_customer_links_point_at_the_customer_api() -> None:
     env = TEMPLATE["Resources"]["DecisionsFunction"]["Properties"]["Environment"]["Variables"]
     condition, configured, default = env["CANDOR_PUBLIC_BASE_URL"]["Fn::If"]
     assert condition == "HasPublicBaseUrl"
-    assert configured == {"Ref": "PublicBaseUrl"}
+    assert configured == {"Fn::Sub": "${PublicBaseUrl}"}  # not a Ref: see the comment in template.yaml
     assert "${CustomerApi}" in default["Fn::Sub"]
 
 
@@ -327,6 +360,8 @@ def test_the_customer_function_reads_records_and_writes_appeals_once() -> None:
         ("s3:GetObject", ref({"Fn::Sub": "${PersonalBucket.Arn}/personal/*"})),
         ("kms:Decrypt", ref({"Fn::GetAtt": ["RecordsKey", "Arn"]})),
         ("secretsmanager:GetSecretValue", ref({"Ref": "SubjectKeySecret"})),
+        ("logs:CreateLogStream", ref({"Fn::GetAtt": ["CustomerFunctionLogGroup", "Arn"]})),
+        ("logs:PutLogEvents", ref({"Fn::GetAtt": ["CustomerFunctionLogGroup", "Arn"]})),
     }
     handler = TEMPLATE["Resources"]["CustomerFunction"]
     assert handler["Metadata"]["BuildMethod"] == "makefile"

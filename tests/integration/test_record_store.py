@@ -6,19 +6,13 @@ import pytest
 from functions.domain.errors import DependencyUnavailable
 from functions.domain.seal import seal, verify
 from functions.stores.record_store import AwsRecordStore, archive_key, personal_key
+from tests.support import record_store
 from tests.unit.domain.records import sample_envelope, sample_personal
 
 
 @pytest.fixture
 def store(aws_env) -> AwsRecordStore:
-    return AwsRecordStore(
-        table=aws_env["CANDOR_RECORDS_TABLE"],
-        bucket=aws_env["CANDOR_ARCHIVE_BUCKET"],
-        personal_bucket=aws_env["CANDOR_PERSONAL_BUCKET"],
-        kms_key_id=aws_env["CANDOR_KMS_KEY_ID"],
-        dynamodb=boto3.client("dynamodb"),
-        s3=boto3.client("s3"),
-    )
+    return record_store(aws_env, boto3.client("dynamodb"), boto3.client("s3"))
 
 
 def record():

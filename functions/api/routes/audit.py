@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
 from functions.api.audit_dependencies import appeal_index, appeal_store, hash_subject, record_index, record_store
-from functions.api.auth import Role, requires
+from functions.api.auth import IAM_AUTH, Role, requires
 from functions.api.dependencies import manifests_registry
 from functions.api.errors import AUTH_ERRORS, documented
 from functions.domain.audit import (
@@ -41,7 +41,8 @@ router = Router()
 _QUERY_ERRORS = AUTH_ERRORS | documented(
     e400="Malformed or foreign cursor",
     e404="Unknown model",
-    e422="Inverted, unparsable or too long window; missing model_id and subject_id; limit out of range",
+    e422="Inverted, unparsable or too long window; missing model_id and subject_id; limit out of range; an "
+    "unknown query parameter",
     e503="The record index is unavailable",
 )
 _SUMMARY_FIELDS = (
@@ -96,6 +97,7 @@ def _known_model(model_id: str | None) -> None:
     description="By model and time window, by outcome, or by subject (hashed the same way before lookup). "
     "Served by DynamoDB Query on indexes, never a Scan.",
     middlewares=[requires(Role.auditor)],
+    security=IAM_AUTH,
     responses={200: {"description": "A page of record summaries"}, **_QUERY_ERRORS},
     tags=["auditors"],
 )
@@ -134,13 +136,18 @@ def list_explanations(
     description="The full stored record (envelope and, unless erased or restricted, the personal part), "
     "whether it verifies, and its appeal.",
     middlewares=[requires(Role.auditor)],
-    responses={200: {"description": "The record"}, **AUTH_ERRORS, **documented(e404="No such decision")},
+    security=IAM_AUTH,
+    responses={
+        200: {"description": "The record"},
+        **AUTH_ERRORS,
+        **documented(e404="No such decision", e503="The record store is unavailable"),
+    },
     tags=["auditors"],
 )
 def get_explanation(decision_id: Annotated[str, Path(max_length=64)]) -> AuditRecord:
     stored = record_store().get(decision_id)
     if stored is None:
-        raise UnknownRecord(f"no decision {decision_id!r}", field="decision_id")
+        raise UnknownRecord("no such decision", field="decision_id")  # the id is not echoed back
     status = stored.item.get("erasure_status")
     record = stored.record
     if status == "restricted":  # GDPR Art. 18: kept, not served
@@ -163,6 +170,7 @@ def get_explanation(decision_id: Annotated[str, Path(max_length=64)]) -> AuditRe
     "selection rate, impact ratio against the most favoured group (flagged below 0.8), demographic parity "
     "difference; unknown and small groups apart; conventions stated.",
     middlewares=[requires(Role.auditor)],
+    security=IAM_AUTH,
     responses={200: {"description": "The report"}, **_QUERY_ERRORS},
     tags=["auditors"],
 )
@@ -204,6 +212,7 @@ def fairness(
     "window; given baseline_from/baseline_to, each feature's rank change and the outcome's population stability "
     "index.",
     middlewares=[requires(Role.auditor)],
+    security=IAM_AUTH,
     responses={200: {"description": "The report"}, **_QUERY_ERRORS},
     tags=["auditors"],
 )
@@ -255,6 +264,7 @@ def attributions(
     "records, bad signatures and a broken chain; windows not digested yet are listed, not failed. At most "
     "`CANDOR_MAX_VERIFY_DAYS` (1) per call: the CLI loops over longer spans.",
     middlewares=[requires(Role.auditor)],
+    security=IAM_AUTH,
     responses={200: {"description": "The integrity report (`ok` false when anything was caught)"}, **_QUERY_ERRORS},
     tags=["auditors"],
 )

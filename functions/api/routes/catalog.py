@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel
 
-from functions.api.auth import Role, requires
+from functions.api.auth import IAM_AUTH, Role, requires
 from functions.api.dependencies import manifests_registry, notices, operator_profile
 from functions.api.errors import AUTH_ERRORS, documented
 from functions.schemas.api import Notice
@@ -77,6 +77,7 @@ def health() -> Health:
     "/v1/models",
     summary="Registered models",
     middlewares=[requires(Role.chatbot, Role.auditor, Role.privacy)],
+    security=IAM_AUTH,
     responses={200: {"description": "The registered models"}, **AUTH_ERRORS},
     tags=["catalog"],
 )
@@ -90,10 +91,11 @@ def list_models() -> ModelList:
     description="Call this when a conversation starts and show the notice before the first AI answer "
     "(EU AI Act Art. 50(1)); every decision response repeats it.",
     middlewares=[requires(Role.chatbot)],
+    security=IAM_AUTH,
     responses={
         200: {"description": "The notice, in the requested language or English (fallback stated)"},
         **AUTH_ERRORS,
-        **documented(e422="A query parameter is too long"),
+        **documented(e422="A query parameter is too long or unknown"),
     },
     tags=["catalog"],
 )

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from functions.api.auth import Role, requires
+from functions.api.auth import IAM_AUTH, Role, requires
 from functions.api.decision_dependencies import decision_services
 from functions.api.errors import AUTH_ERRORS, documented
 from functions.coldstart import per_container
@@ -31,6 +31,7 @@ _ERRORS = AUTH_ERRORS | documented(
     e404="Unknown model",
     e409="request_id reused with a different body, or still in progress",
     e413="Body over 256 KB",
+    e415="The body is not sent as application/json",
     e422="Missing, unknown, mistyped or out-of-range field (named in `field`)",
     e502="The model answered with something invalid",
     e503="Model or storage unavailable; nothing was decided or stored",
@@ -79,6 +80,7 @@ def _links_base() -> str:
     description="Calls the model, explains the outcome with SHAP, attaches the AI-disclosure notice, and stores "
     "the sealed record before answering. A replayed request_id returns the first answer and stores nothing.",
     middlewares=[requires(Role.chatbot)],
+    security=IAM_AUTH,
     responses={200: {"description": "The decision with its explanation and notice"}, **_ERRORS},
     tags=["decisions"],
 )

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from functions.api.audit_dependencies import erasure_store, hash_subject, record_index
-from functions.api.auth import Role, requires
+from functions.api.auth import IAM_AUTH, Role, requires
 from functions.api.errors import AUTH_ERRORS, documented
 from functions.domain.audit import iso
 from functions.domain.erasure import ErasedRecord, ErasureReceipt, action_for, receipt
@@ -18,6 +18,10 @@ from functions.domain.seal import canonical_json
 
 router = Router()
 
+_ERRORS = documented(
+    e404="subject_id longer than 256 characters: no such subject",
+    e503="Storage unavailable",
+)
 ALL_TIME = ("0000", "9999")  # decided_at bounds that cover every record of the subject
 
 
@@ -28,10 +32,14 @@ ALL_TIME = ("0000", "9999")  # decided_at bounds that cover every record of the 
     "restricts it while a retention obligation or legal hold applies. Envelopes stay and still verify. The "
     "erasure is itself recorded (write-once receipt). Repeating the request changes nothing more.",
     middlewares=[requires(Role.privacy)],
-    responses={200: {"description": "The erasure receipt"}, **AUTH_ERRORS, **documented(e503="Storage unavailable")},
+    security=IAM_AUTH,
+    responses={200: {"description": "The erasure receipt"}, **AUTH_ERRORS, **_ERRORS},
     tags=["privacy"],
 )
 def erase_subject(subject_id: Annotated[str, Path(min_length=1, max_length=256)]) -> ErasureReceipt:
+    # Powertools matches the raw, percent-encoded path; API Gateway's pathParameters hold the decoded id,
+    # which is what the decisions were hashed with ("ana@example.com", not "ana%40example.com").
+    subject_id = (router.current_event.raw_event.get("pathParameters") or {}).get("subject_id", subject_id)
     now = datetime.now(UTC)
     at, subject = iso(now), hash_subject(subject_id)
     store, outcomes = erasure_store(), []

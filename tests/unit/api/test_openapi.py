@@ -30,3 +30,16 @@ def test_the_customer_routes_document_the_token_and_the_403():
     appeal = paths["/v1/explanations/{decision_id}/appeal"]["post"]
     assert {"200", "201", "403", "422"} <= set(appeal["responses"])
     assert set(appeal["requestBody"]["content"]) == {"application/json", "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize("name", sorted(APIS))
+def test_every_422_is_the_error_envelope_and_every_iam_route_declares_its_auth(name):
+    doc = document(name)
+    assert "HTTPValidationError" not in json.dumps(doc)  # Powertools' default body: Candor never answers it
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            schema = operation["responses"]["422"]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+            if name == "openapi.json" and path != "/v1/health":
+                assert operation["security"] == [{"sigv4": []}], (method, path)
+                assert {"401", "403"} <= set(operation["responses"]), (method, path)

@@ -80,3 +80,13 @@ def test_unknown_model_and_bad_inputs_store_nothing():
 def test_scores_outside_zero_one_are_a_model_failure():
     with pytest.raises(ModelOutputInvalid):
         decide("toy", request(), services(MemoryRecordStore(), probabilities=(1.4, -0.4)), BASE)
+
+
+def test_a_model_that_fails_is_a_dependency_failure_and_stores_nothing():
+    store = MemoryRecordStore()
+    broken = services(store)
+    runtime = broken.models.runtime("toy")
+    runtime.run = lambda inputs: (_ for _ in ()).throw(RuntimeError("segfault in the model library"))
+    with pytest.raises(DependencyUnavailable, match="model toy failed: RuntimeError"):
+        decide("toy", request(), broken, BASE)
+    assert store.records == []
