@@ -322,6 +322,12 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
         },
         "audit-by-chatbot": {"method": "GET", "path": "/v1/explanations", "query": {"model_id": "refund-decision"}},
         "privacy-erase": {"method": "DELETE", "path": "/v1/subjects/customer-42", "role": "privacy"},
+        "privacy-legal-hold": {
+            "method": "PUT",
+            "path": f"/v1/explanations/{SAMPLE_DECISION}/legal-hold",
+            "body": {"on": True},
+            "role": "privacy",
+        },
         "audit-verify": {
             "method": "GET",
             "path": "/v1/integrity/verify",

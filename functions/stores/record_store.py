@@ -204,6 +204,27 @@ def _reason(error: Exception) -> str:
 class AwsErasureStore(RecordPlaces):
     """The privacy officer's writes: delete personal parts, mark index items, keep a receipt."""
 
+    def set_legal_hold(self, decision_id: str, on: bool, at: str) -> bool:
+        """S3 Object Lock legal hold on the archived envelope, and the flag erasure reads; False if no such decision."""
+        try:
+            found = self.dynamodb.get_item(
+                TableName=self.table, Key={"decision_id": {"S": decision_id}}, ProjectionExpression="archive_key"
+            )
+            if "Item" not in found:
+                return False
+            key = found["Item"]["archive_key"]["S"]
+            self.s3.put_object_legal_hold(Bucket=self.bucket, Key=key, LegalHold={"Status": "ON" if on else "OFF"})
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"decision_id": {"S": decision_id}},
+                UpdateExpression="SET legal_hold = :on, legal_hold_at = :at",
+                ConditionExpression="attribute_exists(decision_id)",
+                ExpressionAttributeValues={":on": {"BOOL": on}, ":at": {"S": at}},
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise DependencyUnavailable(f"the legal hold could not be set: {_reason(error)}") from error
+        return True
+
     def erase(self, decision_id: str, at: str) -> None:
         """Delete every version of the personal part, then drop the segments from the index item."""
         key = personal_key(decision_id)

@@ -149,20 +149,23 @@ AUDITOR_ROUTES = [
     ("GET", "/v1/reports/fairness?model_id=refund-decision&attribute=age_band"),
     ("GET", "/v1/reports/attributions?model_id=refund-decision"),
 ]
-PRIVACY_ROUTES = [("DELETE", "/v1/subjects/someone")]
+# A well-formed body, so the role check is what answers (a malformed body is a 422 before it).
+BODIES = {"PUT": {"on": True}}
+PRIVACY_ROUTES = [("DELETE", "/v1/subjects/someone"), ("PUT", "/v1/explanations/01JF0000000000000000000000/legal-hold")]
 
 
 @pytest.mark.parametrize(("method", "path"), AUDITOR_ROUTES + PRIVACY_ROUTES)
 def test_chatbots_are_refused_on_auditor_and_privacy_routes(api, method, path):
-    assert api.call(method, path, role="chatbot").status_code == 403
+    assert api.call(method, path, role="chatbot", json=BODIES.get(method)).status_code == 403
     # Without credentials, GET /v1/explanations/{id} is the customer API's route, which wants a token: 403.
-    anonymous = 403 if path.startswith("/v1/explanations/") else 401
+    shared_with_customers = method == "GET" and path.count("/") == 3 and path.startswith("/v1/explanations/")
+    anonymous = 403 if shared_with_customers else 401
     assert api.call(method, path, role=None).status_code == anonymous
 
 
 @pytest.mark.parametrize(("method", "path"), PRIVACY_ROUTES)
 def test_auditors_cannot_erase(api, method, path):
-    assert api.call(method, path, role="auditor").status_code == 403
+    assert api.call(method, path, role="auditor", json=BODIES.get(method)).status_code == 403
 
 
 def test_erasure_removes_or_restricts_and_keeps_envelopes_verifiable(api, traffic):
@@ -249,3 +252,27 @@ def test_integrity_verification_over_http_catches_an_altered_record(api, traffic
     assert report["ok"] is False
     assert item["decision_id"] in json.dumps(report["altered"])
     assert audit(api, "/v1/integrity/verify", **{"from": "2026-01-01", "to": "2026-03-01"}).status_code == 422
+
+
+def test_a_legal_hold_turns_an_erasure_into_a_restriction(api, traffic):
+    subject = SUBJECTS[0]  # also has routing records: standard retention, erasable (runs after the erasure test)
+    window = {"from": traffic["from"], "to": traffic["to"], "limit": 200}
+    mine = audit(api, "/v1/explanations", subject_id=subject, model_id="ticket-router", **window).json()["items"]
+    held = mine[0]["decision_id"]
+    response = api.call("PUT", f"/v1/explanations/{held}/legal-hold", role="privacy", json={"on": True})
+    assert response.status_code == 200, response.text
+    assert response.json()["legal_hold"] is True
+    key = f"records/model=ticket-router/date={mine[0]['decided_at'][:10]}/{held}.json"
+    head = api.aws("s3").head_object(Bucket=api.stack.env["CANDOR_ARCHIVE_BUCKET"], Key=key)
+    assert head["ObjectLockLegalHoldStatus"] == "ON"
+
+    actions = {
+        r["decision_id"]: r["action"]
+        for r in api.call("DELETE", f"/v1/subjects/{subject}", role="privacy").json()["records"]
+    }
+    assert actions[held] == "restricted"
+    assert all(actions[i["decision_id"]] == "erased" for i in mine[1:])
+    unknown = api.call(
+        "PUT", "/v1/explanations/01NOSUCHDECISION0000000000/legal-hold", role="privacy", json={"on": True}
+    )
+    assert unknown.status_code == 404

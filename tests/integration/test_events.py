@@ -32,6 +32,7 @@ EXPECTED = {
     "audit-attributions.json": ("audit", 200),
     "audit-by-chatbot.json": ("audit", 403),
     "privacy-erase.json": ("privacy", 200),
+    "privacy-legal-hold.json": ("privacy", 404),
     "audit-verify.json": ("audit", 200),
 }
 

@@ -6,13 +6,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from pydantic import BaseModel, Field
 
 from functions.api.audit_dependencies import erasure_store, hash_subject, record_index
 from functions.api.auth import IAM_AUTH, Role, requires
 from functions.api.errors import AUTH_ERRORS, documented
 from functions.domain.audit import iso
 from functions.domain.erasure import ErasedRecord, ErasureReceipt, action_for, receipt
+from functions.domain.errors import UnknownRecord
 from functions.domain.ids import new_ulid
 from functions.domain.seal import canonical_json
 
@@ -59,3 +61,44 @@ def erase_subject(subject_id: Annotated[str, Path(min_length=1, max_length=256)]
     result = receipt(new_ulid(now), at, subject, outcomes)
     store.keep_receipt(result.erasure_id, canonical_json(result))
     return result
+
+
+class LegalHoldRequest(BaseModel):
+    on: bool = Field(description="true to place the hold, false to lift it.")
+
+
+class LegalHold(BaseModel):
+    decision_id: str
+    legal_hold: bool
+    at: str
+
+
+@router.put(
+    "/v1/explanations/<decision_id>/legal-hold",
+    summary="Place or lift a legal hold on one record",
+    description="Sets the S3 Object Lock legal hold of the archived envelope (it cannot be deleted while held, "
+    "whatever its retention) and marks the index item, so that an erasure request restricts the record instead "
+    "of erasing its personal part.",
+    middlewares=[requires(Role.privacy)],
+    security=IAM_AUTH,
+    responses={
+        200: {"description": "The hold as set"},
+        **AUTH_ERRORS,
+        **documented(
+            e400="Malformed JSON or not an object",
+            e404="No such decision",
+            e413="Body over 256 KB",
+            e415="The body is not application/json",
+            e503="Storage unavailable",
+        ),
+    },
+    tags=["privacy"],
+)
+def legal_hold(
+    decision_id: Annotated[str, Path(min_length=1, max_length=64)],
+    request: Annotated[LegalHoldRequest, Body(embed=False)],
+) -> LegalHold:
+    at = iso(datetime.now(UTC))
+    if not erasure_store().set_legal_hold(decision_id, request.on, at):
+        raise UnknownRecord("no such decision", field="decision_id")
+    return LegalHold(decision_id=decision_id, legal_hold=request.on, at=at)
