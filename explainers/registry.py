@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from explainers.base import Explainer
@@ -49,6 +48,3 @@ def create(method: str, /, *args: Any, **kwargs: Any) -> Explainer:
     except KeyError:
         raise UnknownMethod(f"no explainer registered as {method!r}; known: {methods()}") from None
     return cls(*args, **kwargs)
-
-
-Factory = Callable[..., Explainer]

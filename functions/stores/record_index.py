@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -30,10 +29,6 @@ Position = tuple[int, dict[str, Any] | None]  # (partition number, DynamoDB key 
 class Page:
     items: list[dict[str, Any]]
     next: Position | None  # where the next page starts; None at the end
-
-
-def days_newest_first(start: date, end: date) -> list[date]:
-    return [end - timedelta(days=n) for n in range((end - start).days + 1)]
 
 
 class RecordIndex:

@@ -81,18 +81,13 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def clear_caches() -> None:
-    """Start from a fresh 'container': nothing built at a previous cold start survives."""
-    forget_everything()
-
-
 @contextlib.contextmanager
 def in_memory_handler() -> Iterator[tuple[Callable[..., Any], Any]]:
     """The real decisions handler with in-memory stores; yields it and its model catalog."""
     from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
     with environment(bench_environment()):
-        clear_caches()
+        forget_everything()
         from functions.api import decision_dependencies
         from functions.api.routes import decisions as route
         from functions.handlers import decisions as handler_module
@@ -113,7 +108,7 @@ def in_memory_handler() -> Iterator[tuple[Callable[..., Any], Any]]:
             yield handler_module.lambda_handler, models
         finally:
             route.decision_services, route.idempotent_decide = saved
-            clear_caches()
+            forget_everything()
 
 
 def event_stream(name: str, prefix: str) -> Callable[[], tuple[dict[str, Any], Any]]:

@@ -39,7 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from infra.bench.middleware import bench_environment, clear_caches, environment
+from functions.coldstart import forget_everything
+from infra.bench.middleware import bench_environment, environment
 from infra.bench.profile import REPO
 from infra.bench.stats import Figure, Row, Summary
 
@@ -106,7 +107,7 @@ def decided_records(n: int, env: dict[str, str]) -> list[Any]:
 
     store = CapturingStore()
     with environment(env):
-        clear_caches()
+        forget_everything()
         try:
             services = dataclasses.replace(decision_dependencies.decision_services(), records=store)
             for i, sample in enumerate(refund_requests(n, seed=505)):
@@ -120,7 +121,7 @@ def decided_records(n: int, env: dict[str, str]) -> list[Any]:
                 )
                 decide(MODEL, request, services, "http://127.0.0.1:3000")
         finally:
-            clear_caches()
+            forget_everything()
     return store.records
 
 
@@ -235,7 +236,7 @@ class AuditFunction:
             timeout_s=30,
         )
         with environment(env):
-            clear_caches()
+            forget_everything()
             from functions.stores import aws_clients
 
             self.client = aws_clients.dynamodb()
@@ -320,12 +321,8 @@ def _response(cls: Any, url: str, page: str) -> Any:
 
 def recorded_pages(env: dict[str, str], aws_url: str, window: tuple[str, str]) -> dict[tuple[str, ...], list[Any]]:
     """Items as moto answers the two reports' Queries (their projections), from every partition of the window."""
-    from datetime import date
-
-    from functions.stores.record_index import days_newest_first
-
     client = record_store(env, aws_url).dynamodb
-    days = days_newest_first(date.fromisoformat(window[0][:10]), date.fromisoformat(window[1][:10]))
+    days = _days_newest_first(window)
     pages: dict[tuple[str, ...], list[Any]] = {}
     for projection in (("outcome", "segments", "erasure_status"), ("outcome", "attributions", "notice_id")):
         names = {f"#p{i}": name for i, name in enumerate(projection)}
@@ -400,9 +397,6 @@ def _rows(figure: Figure, prefix: str, result: dict[str, Any], query_note: str, 
 
 
 def run(quick: bool) -> Figure:
-    from datetime import date
-
-    from functions.stores.record_index import days_newest_first
     from infra.local_aws import provision
 
     moto_size, sizes, distinct, runs = (150, (1000, 5000), 30, 1) if quick else (2000, (10_000, 100_000), 400, 3)
@@ -415,7 +409,7 @@ def run(quick: bool) -> Figure:
     end = datetime.now(UTC).replace(microsecond=0)
     start = end - timedelta(days=DAYS)
     window = (start.isoformat().replace("+00:00", "Z"), (end + timedelta(minutes=1)).isoformat().replace("+00:00", "Z"))
-    days = days_newest_first(date.fromisoformat(window[0][:10]), date.fromisoformat(window[1][:10]))
+    days = _days_newest_first(window)
     keys = [f"{MODEL}#{day.isoformat()}" for day in days]
     replayed: dict[int, dict[str, dict[str, Any]]] = {}
     with moto_process() as aws_url, ThreadPoolExecutor(PUT_THREADS) as pool:
@@ -434,7 +428,7 @@ def run(quick: bool) -> Figure:
                 replay.serve(size, keys)
                 replayed[size] = {report: measure(audit, report, runs) for report in REPORTS}
         finally:
-            clear_caches()
+            forget_everything()
     figure.details["generation"] = {
         "distinct_decisions": distinct,
         "decide_seconds": decided_s,
@@ -501,3 +495,10 @@ def run(quick: bool) -> Figure:
 def _check(report: str, result: dict[str, Any], size: int) -> None:
     if result["records"] != size:
         raise RuntimeError(f"the {report} report counted {result['records']} records, {size} were stored or served")
+
+
+def _days_newest_first(window: tuple[str, str]) -> list[Any]:
+    """The window's day partitions, in the order the audit routes query them."""
+    from functions.domain.audit import Window
+
+    return Window(datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1])).days_newest_first()
