@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from functions.coldstart import forget_everything
+from functions.domain.ports import ModelRun, ModelRuntime, Prediction
+from functions.schemas.api import FeatureValue
 from functions.stores.record_store import AwsRecordStore
 
 
@@ -28,3 +32,9 @@ def record_store(env: dict[str, str], dynamodb: Any, s3: Any) -> AwsRecordStore:
         dynamodb=dynamodb,
         s3=s3,
     )
+
+
+def predict_and_explain(runtime: ModelRuntime, inputs: Mapping[str, FeatureValue]) -> tuple[Prediction, ModelRun]:
+    """Both steps of a model run as the decision path takes them, without a deadline."""
+    prediction = runtime.predict(inputs)
+    return prediction, runtime.explain(inputs, prediction, math.inf)

@@ -18,10 +18,10 @@ import explainers
 from explainers.permutation import PermutationShap
 from explainers.text import BagOfWords
 from functions.domain.errors import ManifestError
-from functions.domain.ports import ExplainedItem, ModelRun
+from functions.domain.ports import ExplainedItem, ModelRun, Prediction
 from functions.domain.seal import sha256_hex
 from functions.schemas.api import FeatureValue
-from functions.schemas.manifest import FileRef, ModelManifest
+from functions.schemas.manifest import FileRef, InProcessAdapter, ModelManifest
 from functions.schemas.record import ExplainerRef
 
 ReadFile = Callable[[str], bytes]
@@ -59,23 +59,25 @@ class TabularTreeRuntime:
     def encode(self, inputs: Mapping[str, FeatureValue]) -> np.ndarray:
         return encode_row(self.manifest, inputs)
 
-    def run(self, inputs: Mapping[str, FeatureValue]) -> ModelRun:
-        row = self.encode(inputs)
-        predicted = np.atleast_1d(self.booster.predict(row[None, :], num_threads=1)[0])
-        if self._binary:
-            probabilities = np.array([1.0 - predicted[0], predicted[0]])
-            output = 0  # the single margin is the log-odds of the second label
-            explained = self.manifest.labels[1].name
-        else:
-            probabilities = predicted
-            output = int(np.argmax(predicted))
-            explained = self.manifest.labels[output].name
-        attribution = self._explainer.explain(row, output)
+    def predict(self, inputs: Mapping[str, FeatureValue]) -> Prediction:
+        row = self.encode(inputs)[None, :]
+        predicted = np.atleast_1d(self.booster.predict(row, num_threads=1)[0])
+        margins = np.atleast_1d(self.booster.predict(row, raw_score=True, num_threads=1)[0])
+        if self._binary:  # the single margin is the log-odds of the second label
+            return Prediction(
+                (1.0 - float(predicted[0]), float(predicted[0])), self.manifest.labels[1].name, margins[0]
+            )
+        output = int(np.argmax(predicted))
+        return Prediction(tuple(map(float, predicted)), self.manifest.labels[output].name, float(margins[output]))
+
+    def explain(self, inputs: Mapping[str, FeatureValue], prediction: Prediction, deadline: float) -> ModelRun:
+        output = 0 if self._binary else _label_index(self.manifest, prediction.explained_label)
+        attribution = self._explainer.explain(self.encode(inputs), output)
         items = tuple(
             ExplainedItem(key=f.name, value=inputs[f.name], attribution=float(a))
             for f, a in zip(self.manifest.features, attribution.values, strict=True)
         )
-        return ModelRun(tuple(float(p) for p in probabilities), explained, attribution, items)
+        return ModelRun(attribution, items)
 
 
 @dataclass
@@ -95,12 +97,15 @@ class LinearTextRuntime:
             self.manifest.explainer.method, self.coef, self.intercept, baseline, output_units=self.manifest.output_units
         )
 
-    def run(self, inputs: Mapping[str, FeatureValue]) -> ModelRun:
-        text = str(inputs[self.manifest.features[0].name])
-        counts, occurrences = self.vectorizer.vectorize(text)
-        probabilities = _softmax(self.coef @ counts + self.intercept)
-        output = int(np.argmax(probabilities))
-        attribution = self._explainer.explain(counts, output)
+    def predict(self, inputs: Mapping[str, FeatureValue]) -> Prediction:
+        counts, _ = self.vectorizer.vectorize(self._text(inputs))
+        logits = self.coef @ counts + self.intercept
+        output = int(np.argmax(logits))
+        return Prediction(tuple(map(float, _softmax(logits))), self.manifest.labels[output].name, float(logits[output]))
+
+    def explain(self, inputs: Mapping[str, FeatureValue], prediction: Prediction, deadline: float) -> ModelRun:
+        counts, occurrences = self.vectorizer.vectorize(self._text(inputs))
+        attribution = self._explainer.explain(counts, _label_index(self.manifest, prediction.explained_label))
         items = tuple(
             ExplainedItem(
                 key=self.vocabulary[index],
@@ -110,7 +115,14 @@ class LinearTextRuntime:
             )
             for index, tokens in sorted(occurrences.items())
         )
-        return ModelRun(tuple(float(p) for p in probabilities), self.manifest.labels[output].name, attribution, items)
+        return ModelRun(attribution, items)
+
+    def _text(self, inputs: Mapping[str, FeatureValue]) -> str:
+        return str(inputs[self.manifest.features[0].name])
+
+
+def _label_index(manifest: ModelManifest, label: str) -> int:
+    return [candidate.name for candidate in manifest.labels].index(label)
 
 
 def encode_row(manifest: ModelManifest, inputs: Mapping[str, FeatureValue]) -> np.ndarray:
@@ -150,6 +162,8 @@ def _explainer_ref(manifest: ModelManifest, implementation: str) -> ExplainerRef
 
 def load_runtime(manifest: ModelManifest, read: ReadFile) -> TabularTreeRuntime | LinearTextRuntime:
     """Load the artifact named by `manifest` through `read`, after checking its hash."""
+    if manifest.artifact is None or not isinstance(manifest.adapter, InProcessAdapter):
+        raise ManifestError(f"model {manifest.id}: adapter {manifest.adapter.type} is not an in-process model")
     artifact = read_pinned(read, manifest.artifact, manifest.id)
     background = json.loads(read_pinned(read, manifest.background, manifest.id)) if manifest.background else None
     if manifest.adapter.format == "lightgbm_text":

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
-from functions.adapters.in_process import load_runtime
+from functions.adapters.loader import load_model
 from functions.api.dependencies import notices, operator_profile
 from functions.api.keys import CUSTOMER_LINK, SUBJECT_HASH, master_key, purpose_key
 from functions.coldstart import per_container
@@ -21,7 +21,7 @@ from functions.stores.record_store import AwsRecordStore
 
 @per_container
 def models_registry() -> ModelRegistry:
-    return ModelRegistry(source_from_uri(decision_settings().models_uri, aws_clients.s3), load_runtime)
+    return ModelRegistry(source_from_uri(decision_settings().models_uri, aws_clients.s3), load_model)
 
 
 def _token_signer(key: bytes) -> Callable[[str, datetime], str]:

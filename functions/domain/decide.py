@@ -6,23 +6,24 @@ Nothing leaves this function unless its record was stored first (fail closed).
 from __future__ import annotations
 
 import calendar
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from functions.domain.customer_links import customer_view_url
 from functions.domain.disclosure import NoticeCatalogue, OperatorProfile
-from functions.domain.errors import CandorError, DependencyUnavailable, ModelOutputInvalid
+from functions.domain.errors import CandorError, DependencyUnavailable, ExplanationUnavailable, ModelOutputInvalid
+from functions.domain.explanation import Decided, explained, recorded, unexplained
 from functions.domain.ids import new_ulid
 from functions.domain.inputs import validate_inputs
-from functions.domain.narrative import Reason, summarize
-from functions.domain.ports import ModelCatalog, ModelRun, ModelRuntime, RecordStore
-from functions.domain.presentation import item_display, language_of, localized
+from functions.domain.policy import reason_not_explained
+from functions.domain.ports import ExplanationQueue, ModelCatalog, ModelRun, ModelRuntime, Prediction, RecordStore
+from functions.domain.presentation import language_of, localized
 from functions.domain.redaction import redact
 from functions.domain.seal import new_salt, personal_digest, seal
 from functions.schemas.api import (
     Alternative,
-    Contribution,
     DecisionRequest,
     DecisionResponse,
     Explanation,
@@ -30,13 +31,16 @@ from functions.schemas.api import (
     Links,
     Outcome,
 )
-from functions.schemas.manifest import ModelManifest
+from functions.schemas.manifest import (
+    HttpsEndpointAdapter,
+    LambdaFunctionAdapter,
+    ModelManifest,
+    SageMakerEndpointAdapter,
+)
 from functions.schemas.record import (
     Envelope,
     ModelRef,
     PersonalPart,
-    RecordedContribution,
-    RecordedExplanation,
     RecordedNotice,
     RecordedOutcome,
     Retention,
@@ -59,7 +63,9 @@ class DecisionServices:
     records: RecordStore
     hash_subject: Callable[[str], str]
     sign_customer_token: Callable[[str, datetime], str]  # (decision id, decided at) -> token
+    explanation_queue: ExplanationQueue | None = None  # None: nothing can be explained later
     now: Callable[[], datetime] = utc_now
+    monotonic: Callable[[], float] = time.monotonic
 
 
 def decide(model_id: str, request: DecisionRequest, services: DecisionServices, links_base: str) -> DecisionResponse:
@@ -67,42 +73,22 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
     runtime = services.models.runtime(model_id)
     manifest = runtime.manifest
     inputs, redactions = _minimised(manifest, validate_inputs(manifest, request.inputs))
-    run = _run_model(runtime, inputs)
-    _check_run(manifest, run)
+    prediction = _predict(runtime, inputs)
+    _check_prediction(manifest, prediction)
 
     decided = services.now()
     decided_at = decided.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     decision_id = new_ulid(decided)
-    language = language_of(request.locale)
     model = {"id": manifest.id, "version": manifest.version}
-
-    outcome = _outcome(manifest, run, language)
-    contributions = _contributions(manifest, run, inputs, language)
-    summary = summarize(
-        kind=manifest.kind,
-        locale=request.locale,
-        target=localized(manifest.label(run.explained_label).display_names, language),
-        outcome=outcome.display_name,
-        reasons=[Reason(c.display_name, c.display_value, c.attribution, c.spans is not None) for c in contributions],
-        adverse=outcome.adverse,
-    )
+    outcome = _outcome(manifest, prediction, language_of(request.locale))
+    context = Decided(manifest, prediction, inputs, request.locale, outcome.display_name, outcome.adverse)
+    explanation = _explanation(runtime, request, context, outcome, services)
     notice = services.notices.notice(
         locale=request.locale,
         jurisdiction=request.jurisdiction,
         operator=services.operator,
         model=model,
         kind=manifest.kind,
-    )
-    explanation = Explanation(
-        method=manifest.explainer.method,
-        exact=runtime.explainer.exact,
-        output_units=run.attribution.output_units,
-        explained_output=f"{manifest.output_units} of '{run.explained_label}'",
-        base_value=run.attribution.base_value,
-        contributions=contributions,
-        summary=summary.text,
-        summary_locale=summary.locale,
-        additivity_error=run.attribution.additivity_error,
     )
 
     personal = PersonalPart(inputs=inputs, redactions=redactions, segments=dict(request.segments), salt=new_salt())
@@ -114,25 +100,21 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
         channel=request.channel,
         locale=request.locale,
         jurisdiction=notice.jurisdiction,
-        model=ModelRef(**model, kind=manifest.kind, artifact_sha256=manifest.artifact.sha256),
+        model=ModelRef(
+            **model,
+            kind=manifest.kind,
+            artifact_sha256=manifest.artifact.sha256 if manifest.artifact else None,
+            endpoint=endpoint_of(manifest),
+        ),
         explainer=runtime.explainer,
         outcome=RecordedOutcome(
             label=outcome.label,
             score=outcome.score,
             threshold=manifest.decision_threshold,
             adverse=outcome.adverse,
-            probabilities={label.name: p for label, p in zip(manifest.labels, run.probabilities, strict=True)},
+            probabilities={label.name: p for label, p in zip(manifest.labels, prediction.probabilities, strict=True)},
         ),
-        explanation=RecordedExplanation(
-            output_units=explanation.output_units,
-            explained_output=explanation.explained_output,
-            base_value=explanation.base_value,
-            model_output=run.attribution.model_output,
-            additivity_error=explanation.additivity_error,
-            contributions=[RecordedContribution(feature=c.feature, attribution=c.attribution) for c in contributions],
-            summary=summary.text,
-            summary_locale=summary.locale,
-        ),
+        explanation=recorded(explanation, prediction.model_output),
         disclosure=RecordedNotice(notice_id=notice.notice_id, locale=notice.locale, jurisdiction=notice.jurisdiction),
         retention=Retention(
             retention_class=manifest.retention_class,
@@ -140,6 +122,10 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
         ),
         personal_sha256=personal_digest(personal),
     )
+    if explanation.status == "pending" and services.explanation_queue is not None:
+        # Queued before the record is stored: if storing fails the worker finds no record and
+        # drops the job, whereas a job lost after a stored record would leave it pending forever.
+        services.explanation_queue.enqueue(decision_id, manifest.id)
     services.records.put(seal(envelope, personal))  # raises DependencyUnavailable: nothing is released
 
     return DecisionResponse(
@@ -153,6 +139,40 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
             customer_view=customer_view_url(links_base, decision_id, services.sign_customer_token(decision_id, decided))
         ),
     )
+
+
+def _explanation(
+    runtime: ModelRuntime, request: DecisionRequest, context: Decided, outcome: Outcome, services: DecisionServices
+) -> Explanation:
+    """Explain now, later (pending) or not at all (the model's policy); never silently missing."""
+    manifest = runtime.manifest
+    skipped = reason_not_explained(manifest, request, context.inputs, outcome)
+    if skipped is not None:
+        return unexplained(context, "not_explained", skipped)
+    can_defer = services.explanation_queue is not None and manifest.is_remote
+    if manifest.explainer.timing == "deferred" and can_defer:
+        return unexplained(context, "pending", "computed after the answer, as the model's manifest asks")
+    deadline = services.monotonic() + manifest.explainer.deadline_seconds
+    try:
+        run = runtime.explain(context.inputs, context.prediction, deadline)
+    except ExplanationUnavailable as error:
+        if can_defer:
+            return unexplained(context, "pending", f"{error.message}; a worker completes it")
+        return unexplained(context, "not_explained", error.message)
+    _check_additivity(manifest, run)
+    return explained(context, runtime.explainer, run)
+
+
+def endpoint_of(manifest: ModelManifest) -> str | None:
+    """Where a remote model answers, for the record: which system made the decision."""
+    adapter = manifest.adapter
+    if isinstance(adapter, SageMakerEndpointAdapter):
+        return f"sagemaker:{adapter.endpoint_name}"
+    if isinstance(adapter, LambdaFunctionAdapter):
+        return f"lambda:{adapter.function_name}" + (f":{adapter.qualifier}" if adapter.qualifier else "")
+    if isinstance(adapter, HttpsEndpointAdapter):
+        return adapter.url
+    return None
 
 
 def _minimised(
@@ -179,26 +199,29 @@ def _delete_after(day: date, retention_class: str, operator: OperatorProfile) ->
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _run_model(runtime: ModelRuntime, inputs: dict[str, FeatureValue]) -> ModelRun:
+def _predict(runtime: ModelRuntime, inputs: dict[str, FeatureValue]) -> Prediction:
     """A model that fails is a dependency that failed: 503, nothing decided, nothing stored."""
     try:
-        return runtime.run(inputs)
+        return runtime.predict(inputs)
     except CandorError:
         raise
     except Exception as error:  # any adapter fault, in-process or remote, means the same to the caller
         raise DependencyUnavailable(f"model {runtime.manifest.id} failed: {type(error).__name__}") from error
 
 
-def _check_run(manifest: ModelManifest, run: ModelRun) -> None:
-    probabilities = run.probabilities
+def _check_prediction(manifest: ModelManifest, prediction: Prediction) -> None:
+    probabilities = prediction.probabilities
     if len(probabilities) != len(manifest.labels) or not all(0.0 <= p <= 1.0 for p in probabilities):
         raise ModelOutputInvalid(f"model {manifest.id} returned {len(probabilities)} scores outside [0, 1]")
+
+
+def _check_additivity(manifest: ModelManifest, run: ModelRun) -> None:
     if run.attribution.additivity_error > ADDITIVITY_TOLERANCE * max(1.0, abs(run.attribution.model_output)):
         raise ModelOutputInvalid(f"model {manifest.id}: attributions do not add up to the model output")
 
 
-def _outcome(manifest: ModelManifest, run: ModelRun, language: str) -> Outcome:
-    scores = dict(zip((label.name for label in manifest.labels), run.probabilities, strict=True))
+def _outcome(manifest: ModelManifest, prediction: Prediction, language: str) -> Outcome:
+    scores = dict(zip((label.name for label in manifest.labels), prediction.probabilities, strict=True))
     if manifest.decision_threshold is not None:
         negative, positive = manifest.labels
         label = positive.name if scores[positive.name] >= manifest.decision_threshold else negative.name
@@ -212,25 +235,3 @@ def _outcome(manifest: ModelManifest, run: ModelRun, language: str) -> Outcome:
         adverse=(label != manifest.favourable_outcome) if manifest.kind == "decision" else None,
         alternatives=[Alternative(label=name, score=scores[name]) for name in others[:3]],
     )
-
-
-def _contributions(
-    manifest: ModelManifest, run: ModelRun, inputs: dict[str, FeatureValue], language: str
-) -> list[Contribution]:
-    text = next((str(inputs[f.name]) for f in manifest.features if f.type == "text"), "")
-    contributions = []
-    for item in run.items:
-        if item.is_token and item.attribution == 0.0:
-            continue  # a word the model gives no weight: nothing to explain
-        display_name, display = item_display(manifest, item, text, language)
-        contributions.append(
-            Contribution(
-                feature=item.key,
-                display_name=display_name,
-                value=item.value,
-                display_value=display,
-                attribution=item.attribution,
-                spans=list(item.spans) if item.spans else None,
-            )
-        )
-    return sorted(contributions, key=lambda c: abs(c.attribution), reverse=True)

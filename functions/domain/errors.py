@@ -52,6 +52,30 @@ class DependencyUnavailable(CandorError):
     code = "dependency_unavailable"
 
 
+class ModelTimeout(DependencyUnavailable):
+    """The model endpoint did not answer within its deadline, retries included."""
+
+    code = "model_timeout"
+
+
+class ModelThrottled(DependencyUnavailable):
+    """The model endpoint kept refusing for load (429, ThrottlingException) through the retries."""
+
+    code = "model_throttled"
+
+
+class ModelUnavailable(DependencyUnavailable):
+    """The model endpoint failed (5xx, connection or TLS error, missing endpoint or function)."""
+
+    code = "model_unavailable"
+
+
+class ExplanationUnavailable(CandorError):
+    """No explanation could be computed in time; the decision stands and the explanation is left pending."""
+
+    code = "explanation_unavailable"
+
+
 class ManifestError(CandorError):
     """A model manifest or artifact is invalid or does not match its pinned hash."""
 

@@ -128,12 +128,16 @@ _PHRASES = {
         "decided": "The decision on your request: {outcome}.",
         "nothing": "No single factor stood out as the reason.",
         "review": "If you disagree, you can ask for a person to review this decision.",
+        "pending": "The reasons for it are still being worked out; they will appear on your explanation page shortly.",
+        "not_explained": "It was not explained individually; you can ask a person to explain or review it.",
     },
     "es": {
         "routed": "Hemos dirigido su mensaje a {outcome}.",
         "decided": "La decisión sobre su solicitud: {outcome}.",
         "nothing": "Ningún factor concreto destacó como motivo.",
         "review": "Si no está de acuerdo, puede pedir que una persona revise esta decisión.",
+        "pending": "Sus motivos aún se están calculando; aparecerán en breve en su página de explicación.",
+        "not_explained": "No se explicó de forma individual; puede pedir que una persona se la explique o la revise.",
     },
 }
 
@@ -171,3 +175,20 @@ def summarize(
     if kind == "decision" and (adverse if adverse is not None else outcome != target):
         sentences.append(phrases["review"])
     return Summary(text=" ".join(sentences), locale=lang, fallback=resolved.fallback)
+
+
+def unexplained_summary(
+    *,
+    status: Literal["pending", "not_explained"],
+    kind: Literal["routing", "decision"],
+    locale: str,
+    outcome: str,
+    adverse: bool | None,
+) -> Summary:
+    """What the customer reads while an explanation is pending, or when the policy left it out."""
+    resolved = resolve_language(locale, SUPPORTED_LANGUAGES)
+    phrases = _PHRASES[resolved.language]
+    sentences = [phrases["routed" if kind == "routing" else "decided"].format(outcome=outcome), phrases[status]]
+    if kind == "decision" and adverse and status == "pending":
+        sentences.append(phrases["review"])
+    return Summary(text=" ".join(sentences), locale=resolved.language, fallback=resolved.fallback)

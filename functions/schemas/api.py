@@ -67,18 +67,38 @@ class Contribution(BaseModel):
     )
 
 
+ExplanationStatus = Literal["complete", "partial", "pending", "not_explained"]
+
+
+class Sampling(BaseModel):
+    """How a sampled explanation of a black-box model was computed, and how far off it may be."""
+
+    seed: int = Field(description="Fixed per model: the same request gets the same explanation.")
+    max_evaluations: int = Field(description="The budget: most rows sent to the model for one explanation.")
+    evaluations: int = Field(description="Rows sent to the model for this explanation.")
+    model_calls: int = Field(description="Requests made to the model for this explanation, retries included.")
+    standard_error: float = Field(description="Largest standard error of one attribution, in output units.")
+
+
 class Explanation(BaseModel):
     method: str
-    exact: bool
+    exact: bool = Field(description="False: sampled estimates (see `sampling` for the error estimate).")
+    status: ExplanationStatus = Field(
+        default="complete",
+        description="complete; partial (the deadline cut sampling short); pending (computed after the answer,"
+        " shown on the customer page and to auditors when ready); not_explained (by the model's policy).",
+    )
+    status_reason: str | None = Field(default=None, description="Why the explanation is partial, pending or absent.")
     output_units: str
     explained_output: str = Field(
         description="Which model output the attributions explain, e.g. log-odds of 'approve'."
     )
-    base_value: float
+    base_value: float | None = Field(description="None until explained.")
     contributions: list[Contribution] = Field(description="Sorted by absolute attribution, largest first.")
     summary: str
     summary_locale: str
-    additivity_error: float
+    additivity_error: float | None = Field(description="None until explained.")
+    sampling: Sampling | None = Field(default=None, description="Sampled explanations only.")
 
 
 class Notice(BaseModel):

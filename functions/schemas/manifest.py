@@ -6,7 +6,7 @@ at cold start so that a bad manifest fails loudly before the first request.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -79,9 +79,160 @@ class InProcessAdapter(_Strict):
     )
 
 
+def _check_jmespath(expression: str, field: str) -> str:
+    import jmespath  # ships with boto3; imported here so schemas stay light for the small functions
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        jmespath.compile(expression)
+    except JMESPathError as error:
+        raise ValueError(f"{field}: not a valid JMESPath expression: {error}") from error
+    return expression
+
+
+ROW_PLACEHOLDERS = ("$rows", "$records", "$texts")
+"""Request-template placeholders: encoded rows (lists in feature order, categories as their
+index), records (objects keyed by feature name, categories by name), or texts (text models)."""
+
+JsonValue = Any
+
+
+class RemoteCall(_Strict):
+    """How Candor calls a model that runs elsewhere: deadline, retries, batching, request and answer shapes.
+
+    Candor adapts to the model's own format: `request_template` is any JSON with exactly one
+    placeholder string from ROW_PLACEHOLDERS where the batch of rows goes, and
+    `response_path` is a JMESPath into the answer that yields one score per row (binary
+    models: the probability of the second label) or one list of label probabilities per
+    row, in the manifest's label order.
+    """
+
+    timeout_seconds: Annotated[float, Field(gt=0, le=60, description="Deadline of one call (connect and read).")] = 2.0
+    max_attempts: Annotated[int, Field(ge=1, le=10, description="Tries per call; retryable errors only.")] = 3
+    backoff_seconds: Annotated[float, Field(ge=0, le=10, description="First retry delay; doubles, with jitter.")] = 0.1
+    max_batch_rows: Annotated[int, Field(ge=1, le=100_000, description="Most rows in one call.")] = 1000
+    request_template: JsonValue = Field(default_factory=lambda: {"instances": "$rows"})
+    response_path: str = "predictions"
+
+    @model_validator(mode="after")
+    def _shapes(self) -> RemoteCall:
+        found = _placeholders(self.request_template)
+        if len(found) != 1:
+            raise ValueError(
+                f"adapter.request_template: needs exactly one of {list(ROW_PLACEHOLDERS)} as a JSON string value,"
+                f" found {found or 'none'}"
+            )
+        _check_jmespath(self.response_path, "adapter.response_path")
+        return self
+
+    @property
+    def placeholder(self) -> str:
+        return _placeholders(self.request_template)[0]
+
+
+def _placeholders(template: JsonValue) -> list[str]:
+    if isinstance(template, str):
+        return [template] if template in ROW_PLACEHOLDERS else []
+    if isinstance(template, dict):
+        return [p for value in template.values() for p in _placeholders(value)]
+    if isinstance(template, list):
+        return [p for value in template for p in _placeholders(value)]
+    return []
+
+
+class SageMakerEndpointAdapter(RemoteCall):
+    type: Literal["sagemaker_endpoint"]
+    endpoint_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
+    content_type: Literal["application/json", "text/csv"] = Field(
+        default="application/json",
+        description="text/csv sends encoded rows as CSV lines (no template) and reads CSV or JSON back.",
+    )
+    accept: Literal["application/json", "text/csv"] = "application/json"
+    target_variant: str | None = None
+
+
+class LambdaFunctionAdapter(RemoteCall):
+    type: Literal["lambda_function"]
+    function_name: Annotated[str, Field(min_length=1, max_length=170, description="Name or ARN.")]
+    qualifier: str | None = Field(default=None, description="Version or alias to invoke.")
+
+
+class SecretHeader(_Strict):
+    """A request header whose value is read once per container from Secrets Manager or SSM."""
+
+    header: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] = "Authorization"
+    source: Literal["secretsmanager", "ssm"]
+    name: Annotated[str, Field(min_length=1, max_length=2048, description="Secret id or parameter name.")]
+    prefix: str = Field(default="", description='Put before the secret, e.g. "Bearer ".')
+
+
+class HttpsEndpointAdapter(RemoteCall):
+    type: Literal["https_endpoint"]
+    url: Annotated[str, Field(pattern=r"^https://[^\s/$.?#][^\s]*$", description="HTTPS only; TLS is verified.")]
+    auth: SecretHeader | None = None
+    ca_bundle: FileRef | None = Field(
+        default=None, description="PEM file of extra CA certificates to trust (private CAs), pinned by SHA-256."
+    )
+
+
+class PythonCallableAdapter(_Strict):
+    """Library mode: the model is a Python function handed to `@explained`; nothing to load."""
+
+    type: Literal["python_callable"]
+
+
+RemoteAdapter = SageMakerEndpointAdapter | LambdaFunctionAdapter | HttpsEndpointAdapter
+Adapter = Annotated[
+    InProcessAdapter | SageMakerEndpointAdapter | LambdaFunctionAdapter | HttpsEndpointAdapter | PythonCallableAdapter,
+    Field(discriminator="type"),
+]
+
+
 class ExplainerSpec(_Strict):
-    method: Literal["tree_shap", "linear_shap", "permutation_shap"]
-    settings: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    method: Literal["tree_shap", "linear_shap", "permutation_shap", "kernel_shap"]
+    settings: dict[str, float | int | str | bool] = Field(
+        default_factory=dict, description="In-process sampled explainers: extra keyword arguments."
+    )
+    max_evaluations: Annotated[int, Field(ge=3, le=1_000_000)] = Field(
+        default=2000,
+        description="Black boxes: the budget, in rows sent to the model per explanation (background rows included).",
+    )
+    background_size: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=10, description="Black boxes: background rows kept after summarising the manifest's background."
+    )
+    background_summary: Literal["sample", "kmeans"] = "kmeans"
+    seed: int = Field(default=0, description="Same request, same explanation.")
+    deadline_seconds: Annotated[float, Field(gt=0, le=900)] = Field(
+        default=5.0, description="Black boxes: time allowed for the explanation's model calls."
+    )
+    timing: Literal["inline", "deferred"] = Field(
+        default="inline",
+        description="deferred: the decision returns at once with a pending explanation that a worker completes.",
+    )
+
+
+class ExplanationPolicy(_Strict):
+    """Which decisions get an individual explanation; the rest are recorded as not explained, with the reason."""
+
+    explain: Literal["all", "sampled", "rule"] = "all"
+    share: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None, description="sampled: the share of decisions explained, chosen by a hash of the request id."
+    )
+    rule: str | None = Field(
+        default=None,
+        description="rule: JMESPath over {inputs, channel, locale, jurisdiction, outcome: {label, score, adverse}};"
+        " the decision is explained when it yields a truthy value.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExplanationPolicy:
+        if (self.explain == "sampled") != (self.share is not None):
+            raise ValueError("explanation_policy.share is required for, and only for, explain: sampled")
+        if (self.explain == "rule") != (self.rule is not None):
+            raise ValueError("explanation_policy.rule is required for, and only for, explain: rule")
+        if self.rule is not None:
+            _check_jmespath(self.rule, "explanation_policy.rule")
+        return self
 
 
 class ModelManifest(_Strict):
@@ -89,8 +240,8 @@ class ModelManifest(_Strict):
     version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
     kind: Literal["routing", "decision"]
     description: str
-    adapter: InProcessAdapter
-    artifact: FileRef
+    adapter: Adapter
+    artifact: FileRef | None = Field(default=None, description="In-process models: the model file.")
     features: Annotated[list[Feature], Field(min_length=1)]
     labels: Annotated[list[Label], Field(min_length=2, description="In the order of the model's outputs.")]
     favourable_outcome: str | None = Field(
@@ -103,6 +254,7 @@ class ModelManifest(_Strict):
         description="Binary decision models: score at or above which the favourable label is chosen.",
     )
     explainer: ExplainerSpec
+    explanation_policy: ExplanationPolicy = ExplanationPolicy()
     background: FileRef | None = Field(
         default=None,
         description='Background data for explainers: JSON {"description": ..., "rows": [feature objects]}.',
@@ -125,7 +277,24 @@ class ModelManifest(_Strict):
             raise ValueError("decision models need 'favourable_outcome' naming one of the labels")
         if self.decision_threshold is not None and len(self.labels) != 2:
             raise ValueError("'decision_threshold' applies to binary models only")
+        in_process = self.adapter.type == "in_process"
+        if in_process != (self.artifact is not None):
+            raise ValueError("artifact: required for, and only for, adapter type in_process")
+        exact = self.explainer.method in ("tree_shap", "linear_shap")
+        if exact and not in_process:
+            raise ValueError(
+                f"explainer.method: {self.explainer.method} needs the model itself; a {self.adapter.type} model"
+                " is a black box: use permutation_shap or kernel_shap"
+            )
+        if not in_process and not self.is_text and self.background is None:
+            raise ValueError("background: black-box tabular models need background rows to explain against")
+        if self.explainer.timing == "deferred" and not self.is_remote:
+            raise ValueError("explainer.timing: deferred is for remote models, which a worker can call again")
         return self
+
+    @property
+    def is_remote(self) -> bool:
+        return self.adapter.type not in ("in_process", "python_callable")
 
     @property
     def is_text(self) -> bool:

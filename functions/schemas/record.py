@@ -25,7 +25,8 @@ class ModelRef(_Frozen):
     id: str
     version: str
     kind: Literal["routing", "decision"]
-    artifact_sha256: str
+    artifact_sha256: str | None = Field(description="In-process models: SHA-256 of the model file.")
+    endpoint: str | None = Field(default=None, description="Remote models: the endpoint that answered.")
 
 
 class ExplainerRef(_Frozen):
@@ -48,15 +49,26 @@ class RecordedContribution(_Frozen):
     attribution: float
 
 
+class RecordedSampling(_Frozen):
+    seed: int
+    max_evaluations: int
+    evaluations: int
+    model_calls: int
+    standard_error: float
+
+
 class RecordedExplanation(_Frozen):
+    status: Literal["complete", "partial", "pending", "not_explained"] = "complete"
+    status_reason: str | None = None
     output_units: str
     explained_output: str
-    base_value: float
+    base_value: float | None
     model_output: float
-    additivity_error: float
+    additivity_error: float | None
     contributions: list[RecordedContribution] = Field(description="Every non-zero attribution, largest first.")
     summary: str
     summary_locale: str
+    sampling: RecordedSampling | None = None
 
 
 class RecordedNotice(_Frozen):
@@ -112,3 +124,25 @@ class ExplanationRecord(_Frozen):
     envelope: Envelope
     personal: PersonalPart | None = Field(description="None once erased.")
     content_sha256: str = Field(description="SHA-256 of the canonical envelope.")
+
+
+COMPLETION_SCHEMA: Literal["candor.completion/1"] = "candor.completion/1"
+
+
+class ExplanationCompletion(_Frozen):
+    """A pending explanation, computed later: a second write-once object that completes a record.
+
+    It names the envelope it completes by its hash, so it cannot be moved to another record.
+    """
+
+    schema_version: Literal["candor.completion/1"] = COMPLETION_SCHEMA
+    decision_id: str
+    envelope_sha256: str
+    completed_at: str
+    explainer: ExplainerRef
+    explanation: RecordedExplanation
+
+
+class SealedCompletion(_Frozen):
+    completion: ExplanationCompletion
+    content_sha256: str = Field(description="SHA-256 of the canonical completion.")

@@ -4,7 +4,7 @@ The handler is `functions.handlers.decisions.lambda_handler` itself, given the A
 events of `events/` (a fresh request_id per call, so every call decides and seals) and an
 `infra.gateway.LambdaContext`. Its two stores are in memory (`infra.bench.inmemory`),
 injected through the cached factories of `functions/api/routes/decisions.py`, built the
-way its composition root builds them. The bare call is `runtime.run(inputs)` of the same
+way its composition root builds them. The bare call is `runtime.predict` + `runtime.explain` of the same
 runtime; "model alone" is the prediction without SHAP.
 """
 
@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import math
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -136,9 +137,9 @@ def event_stream(name: str, prefix: str) -> Callable[[], tuple[dict[str, Any], A
 
 
 def model_only(runtime: Any, inputs: Mapping[str, Any]) -> Callable[[], object]:
-    """The prediction of `runtime.run` without its explanation."""
+    """The bare model call behind `runtime.predict`, without Candor's encoding of the answer."""
     if hasattr(runtime, "booster"):
-        return lambda: runtime.booster.predict(runtime.encode(inputs)[None, :], num_threads=1)  # as run() does
+        return lambda: runtime.booster.predict(runtime.encode(inputs)[None, :], num_threads=1)  # as predict() does
     text = str(next(iter(inputs.values())))
     return lambda: runtime.coef @ runtime.vectorizer.vectorize(text)[0] + runtime.intercept
 
@@ -163,7 +164,7 @@ def measure(model_id: str, runs: int) -> dict[str, list[float]]:
         return side_by_side(
             {
                 "handler": handler_call(handler, events),
-                "bare": lambda: runtime.run(inputs),
+                "bare": lambda: runtime.explain(inputs, runtime.predict(inputs), math.inf),
                 "model": model_only(runtime, inputs),
             },
             runs=runs,
@@ -196,7 +197,7 @@ def run(quick: bool) -> Figure:
         p99 = handler.p99 if handler.p99 is not None else handler.p90
         figure.rows += [
             Row(f"{label}: handler", "API Gateway event in, response out (in-memory stores)", "ms", handler),
-            Row(f"{label}: bare run", "runtime.run(inputs): predict + SHAP", "ms", bare),
+            Row(f"{label}: bare run", "runtime.predict + runtime.explain: model + SHAP", "ms", bare),
             Row(f"{label}: model alone", "predict only, no SHAP", "ms", Summary.of(samples["model"])),
             Row(f"{label}: tax p50", "p50 handler / p50 bare run", "x", value=handler.median / bare.median),
             Row(

@@ -14,6 +14,7 @@ from functions.domain.errors import ManifestError
 from functions.schemas.settings import BUNDLED_MODELS
 from functions.stores.model_registry import FolderSource, ModelRegistry
 from infra.synthetic import refund_requests, ticket_messages
+from tests.support import predict_and_explain
 from tests.unit.explainers.test_tree_shap import shap_cpp_tree_shap
 
 TOL = 1e-6
@@ -27,13 +28,14 @@ def registry() -> ModelRegistry:
 def test_refund_decision_attributions_equal_shaps_own_tree_shap(registry, monkeypatch):
     runtime = registry.runtime("refund-decision")
     requests = [r["inputs"] for r in refund_requests(40, seed=99)]
-    runs = [runtime.run(inputs) for inputs in requests]
+    runs = [predict_and_explain(runtime, inputs) for inputs in requests]
     rows = np.array([runtime.encode(inputs) for inputs in requests])
 
     values, base = shap_cpp_tree_shap(runtime.booster, rows, monkeypatch)
 
-    for run, expected in zip(runs, values[:, :, 0], strict=True):
-        assert run.explained_label == "approve"
+    for (prediction, run), expected in zip(runs, values[:, :, 0], strict=True):
+        assert prediction.explained_label == "approve"
+        assert prediction.model_output == pytest.approx(run.attribution.model_output, abs=TOL)
         np.testing.assert_allclose(run.attribution.values, expected, rtol=0, atol=TOL)
         assert run.attribution.base_value == pytest.approx(base[0], abs=TOL)
         assert run.attribution.additivity_error < TOL
@@ -45,9 +47,10 @@ def test_ticket_router_attributions_equal_shaps_linear_explainer(registry):
     coef, intercept = runtime.coef, runtime.intercept
     reference = shap.LinearExplainer((coef, intercept), shap.maskers.Independent(np.zeros((1, coef.shape[1]))))
     for text, _, _ in ticket_messages(40, seed=99):
-        run = runtime.run({"text": text})
+        prediction, run = predict_and_explain(runtime, {"text": text})
+        assert prediction.model_output == pytest.approx(run.attribution.model_output, abs=TOL)
         counts, occurrences = runtime.vectorizer.vectorize(text)
-        output = [label.name for label in runtime.manifest.labels].index(run.explained_label)
+        output = [label.name for label in runtime.manifest.labels].index(prediction.explained_label)
         expected = np.asarray(reference.shap_values(counts[None, :]))[0, :, output]
         np.testing.assert_allclose(run.attribution.values, expected, rtol=0, atol=TOL)
         assert run.attribution.additivity_error < TOL
@@ -77,7 +80,7 @@ def test_a_manifest_can_choose_the_sampled_explainer(tmp_path: Path):
     runtime = ModelRegistry(FolderSource(tmp_path / "models"), load_runtime).runtime("refund-decision")
     inputs = refund_requests(1, seed=5)[0]["inputs"]
 
-    first, again = runtime.run(inputs), runtime.run(inputs)
+    (_, first), (_, again) = predict_and_explain(runtime, inputs), predict_and_explain(runtime, inputs)
     assert runtime.explainer.exact is False
     assert first.attribution.exact is False
     assert first.attribution.additivity_error < TOL

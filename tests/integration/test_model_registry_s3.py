@@ -23,8 +23,8 @@ def models_bucket(aws_env):
 def test_models_load_from_an_s3_prefix(models_bucket):
     registry = ModelRegistry(source_from_uri("s3://acme-models/registry/v1", lambda: models_bucket), load_runtime)
     assert sorted(m.id for m in registry.manifests()) == ["refund-decision", "ticket-router"]
-    run = registry.runtime("ticket-router").run({"text": "I was charged twice this month"})
-    assert run.explained_label == "billing"
+    prediction = registry.runtime("ticket-router").predict({"text": "I was charged twice this month"})
+    assert prediction.explained_label == "billing"
     with pytest.raises(UnknownModel):
         registry.runtime("nope")
 

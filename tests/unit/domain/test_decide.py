@@ -86,7 +86,7 @@ def test_a_model_that_fails_is_a_dependency_failure_and_stores_nothing():
     store = MemoryRecordStore()
     broken = services(store)
     runtime = broken.models.runtime("toy")
-    runtime.run = lambda inputs: (_ for _ in ()).throw(RuntimeError("segfault in the model library"))
+    runtime.predict = lambda inputs: (_ for _ in ()).throw(RuntimeError("segfault in the model library"))
     with pytest.raises(DependencyUnavailable, match="model toy failed: RuntimeError"):
         decide("toy", request(), broken, BASE)
     assert store.records == []

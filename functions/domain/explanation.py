@@ -1,0 +1,138 @@
+"""An explanation as customers read it and as the record keeps it, whatever its status.
+
+Shared by the decision path (inline explanations) and the worker that completes pending
+ones, so both present the same attributions in the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from functions.domain.narrative import Reason, summarize, unexplained_summary
+from functions.domain.ports import ModelRun, Prediction
+from functions.domain.presentation import item_display, language_of, localized
+from functions.schemas.api import Contribution, Explanation, FeatureValue, Sampling
+from functions.schemas.manifest import ModelManifest
+from functions.schemas.record import (
+    ExplainerRef,
+    RecordedContribution,
+    RecordedExplanation,
+    RecordedSampling,
+)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What was decided, in the customer's words: the context every explanation is written in."""
+
+    manifest: ModelManifest
+    prediction: Prediction
+    inputs: Mapping[str, FeatureValue]
+    locale: str
+    outcome_display: str
+    adverse: bool | None
+
+
+def explained(decided: Decided, explainer: ExplainerRef, run: ModelRun) -> Explanation:
+    """The explanation of a model run: complete, or partial when the deadline cut sampling short."""
+    manifest, language = decided.manifest, language_of(decided.locale)
+    contributions = _contributions(manifest, run, decided.inputs, language)
+    target = localized(manifest.label(decided.prediction.explained_label).display_names, language)
+    summary = summarize(
+        kind=manifest.kind,
+        locale=decided.locale,
+        target=target,
+        outcome=decided.outcome_display,
+        reasons=[Reason(c.display_name, c.display_value, c.attribution, c.spans is not None) for c in contributions],
+        adverse=decided.adverse,
+    )
+    sampling = run.sampling
+    return Explanation(
+        method=manifest.explainer.method,
+        exact=explainer.exact,
+        status="partial" if run.partial else "complete",
+        status_reason="the explanation deadline cut sampling short: fewer evaluations than planned"
+        if run.partial
+        else None,
+        output_units=run.attribution.output_units,
+        explained_output=_explained_output(decided),
+        base_value=run.attribution.base_value,
+        contributions=contributions,
+        summary=summary.text,
+        summary_locale=summary.locale,
+        additivity_error=run.attribution.additivity_error,
+        sampling=Sampling(**vars(sampling)) if sampling else None,
+    )
+
+
+def unexplained(decided: Decided, status: Literal["pending", "not_explained"], reason: str) -> Explanation:
+    """An explanation still to come (pending) or left out by the model's policy, with the reason."""
+    manifest = decided.manifest
+    summary = unexplained_summary(
+        status=status,
+        kind=manifest.kind,
+        locale=decided.locale,
+        outcome=decided.outcome_display,
+        adverse=decided.adverse,
+    )
+    return Explanation(
+        method=manifest.explainer.method,
+        exact=manifest.explainer.method in ("tree_shap", "linear_shap"),
+        status=status,
+        status_reason=reason,
+        output_units=manifest.output_units,
+        explained_output=_explained_output(decided),
+        base_value=None,
+        contributions=[],
+        summary=summary.text,
+        summary_locale=summary.locale,
+        additivity_error=None,
+    )
+
+
+def recorded(explanation: Explanation, model_output: float) -> RecordedExplanation:
+    """The record's form: attributions by feature name only (display values are personal)."""
+    sampling = explanation.sampling
+    return RecordedExplanation(
+        status=explanation.status,
+        status_reason=explanation.status_reason,
+        output_units=explanation.output_units,
+        explained_output=explanation.explained_output,
+        base_value=explanation.base_value,
+        model_output=model_output,
+        additivity_error=explanation.additivity_error,
+        contributions=[
+            RecordedContribution(feature=c.feature, attribution=c.attribution) for c in explanation.contributions
+        ],
+        summary=explanation.summary,
+        summary_locale=explanation.summary_locale,
+        sampling=RecordedSampling(**sampling.model_dump()) if sampling else None,
+    )
+
+
+def _explained_output(decided: Decided) -> str:
+    return f"{decided.manifest.output_units} of '{decided.prediction.explained_label}'"
+
+
+def _contributions(
+    manifest: ModelManifest, run: ModelRun, inputs: Mapping[str, FeatureValue], language: str
+) -> list[Contribution]:
+    text = next((str(inputs[f.name]) for f in manifest.features if f.type == "text"), "")
+    contributions = []
+    for item in run.items:
+        if item.is_token and item.attribution == 0.0:
+            continue  # a word the model gives no weight: nothing to explain
+        display_name, display = item_display(manifest, item, text, language)
+        contributions.append(
+            Contribution(
+                feature=item.key,
+                display_name=display_name,
+                value=item.value,
+                display_value=display,
+                attribution=item.attribution,
+                spans=list(item.spans) if item.spans else None,
+            )
+        )
+    return sorted(contributions, key=lambda c: abs(c.attribution), reverse=True)
