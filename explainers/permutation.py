@@ -7,14 +7,14 @@ HTTPS service). shap is imported here, inside the constructor, and nowhere else 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from explainers.base import Attribution, Explainer
 from explainers.registry import register
+from explainers.sampled import SampledAttribution, seeded_global_rng
 
 Model = Callable[[np.ndarray], ArrayLike]
 
@@ -31,7 +31,9 @@ class PermutationShap(Explainer):
     gets the same explanation: the RNG is re-seeded with `seed` on every call.
 
     Additivity holds exactly by construction, but the values are estimates (exact for
-    models with at most pairwise interactions), so `exact` is False.
+    models with at most pairwise interactions), so `exact` is False. `explain_sampled`
+    also gives each value's standard error, and can run against another model function
+    (the record/replay stand-ins of `explainers.replay`) or fewer permutations.
     """
 
     method = "permutation_shap"
@@ -66,6 +68,8 @@ class PermutationShap(Explainer):
             keep = np.random.default_rng(seed).choice(bg.shape[0], size=max_background, replace=False)
             bg = bg[np.sort(keep)]
         self._f = f
+        self._active: Model = f  # what shap's calls reach: `f`, or a replay stand-in during explain_sampled
+        self.background = bg
         self._max_evals = int(max_evals)
         self._seed = int(seed)
         self.output_units = output_units
@@ -73,7 +77,7 @@ class PermutationShap(Explainer):
         self.n_outputs = int(n_outputs) if n_outputs is not None else self._outputs(bg[:1]).shape[1]
         masker = shap.maskers.Independent(bg, max_samples=bg.shape[0])
         names = list(feature_names) if feature_names is not None else None
-        with _seeded_global_rng(self._seed):
+        with seeded_global_rng(self._seed):
             # shap seeds numpy's global RNG in its constructor; keep that local to us.
             self._shap = shap.PermutationExplainer(self._outputs, masker, feature_names=names, seed=self._seed)
 
@@ -91,20 +95,69 @@ class PermutationShap(Explainer):
         stand_in = PermutationShap(lambda x: x.sum(axis=1), rng.normal(size=(2, 3)), max_evals=7, n_outputs=1)
         stand_in.explain(np.ones(3))
 
+    @property
+    def max_evals(self) -> int:
+        """The configured budget, in shap evaluations (masks) per explanation."""
+        return self._max_evals
+
+    def evaluations_per_permutation(self, row: np.ndarray) -> int:
+        """Masks shap evaluates per permutation of `row`: 2F' + 1, F' = features differing from some background row.
+
+        The same test as shap's masker (`np.isclose(x, background)`), so `permutations *
+        evaluations_per_permutation(row)` as `max_evals` runs exactly that many permutations.
+        """
+        x = self._check(row, 0)
+        varying = int(np.any(~np.isclose(x, self.background), axis=0).sum())
+        return 2 * varying + 1
+
     def _outputs(self, x: np.ndarray) -> np.ndarray:
-        """Model outputs as an (n, K) float64 array whatever shape `f` returns."""
-        y = np.asarray(self._f(x), dtype=np.float64)
+        """Model outputs as an (n, K) float64 array whatever shape the active model returns."""
+        y = np.asarray(self._active(x), dtype=np.float64)
         return y.reshape(x.shape[0], -1)
 
-    def explain(self, row: np.ndarray, output: int = 0) -> Attribution:
-        """Sampled SHAP values of `row` for output `output`, deterministic for a given seed."""
+    def explain(self, row: np.ndarray, output: int = 0, *, model_output: float | None = None) -> Attribution:
+        """Sampled SHAP values of `row` for output `output`, deterministic for a given seed.
+
+        `model_output`, when the caller already has the model's output for `row` (the
+        decision call), is used instead of calling the model once more.
+        """
+        return self.explain_sampled(row, output, model_output=model_output).attribution
+
+    def explain_sampled(
+        self,
+        row: np.ndarray,
+        output: int = 0,
+        *,
+        model: Model | None = None,
+        model_output: float | None = None,
+        max_evals: int | None = None,
+    ) -> SampledAttribution:
+        """Like `explain`, with a standard error per value; optionally against `model` or a smaller `max_evals`.
+
+        Standard errors: shap's `error_bounds` gives the standard deviation of the 2P
+        single-direction estimates (P forward and P backward passes); the standard error
+        of their mean is taken as std / sqrt(2P - 1) (unbiased variance over 2P values).
+        Forward and backward passes of one permutation are antithetic (negatively
+        correlated, which is why shap pairs them), so treating them as independent
+        overstates the error rather than hiding it; with at most pairwise interactions
+        the values are exact and the figure is a pure upper bound.
+        """
         x = self._check(row, output).reshape(1, -1)
-        with _seeded_global_rng(self._seed):
-            result = self._shap(x, max_evals=self._max_evals, silent=True)
+        evals = self._max_evals if max_evals is None else int(max_evals)
+        self._active = self._f if model is None else model
+        try:
+            with seeded_global_rng(self._seed):
+                result = self._shap(x, max_evals=evals, error_bounds=True, silent=True)
+            if model_output is None:
+                model_output = float(self._outputs(x)[0, output])
+        finally:
+            self._active = self._f
         values = np.asarray(result.values, dtype=np.float64).reshape(self.n_features, self.n_outputs)
         base = np.asarray(result.base_values, dtype=np.float64).reshape(self.n_outputs)
-        model_output = self._outputs(x)[0, output]
-        return Attribution(
+        permutations = evals // self.evaluations_per_permutation(x[0])
+        std = np.asarray(result.error_std, dtype=np.float64).reshape(self.n_features, self.n_outputs)[:, output]
+        errors = std / np.sqrt(max(2 * permutations - 1, 1))
+        attribution = Attribution(
             method=self.method,
             output_units=self.output_units,
             base_value=float(base[output]),
@@ -112,19 +165,4 @@ class PermutationShap(Explainer):
             model_output=float(model_output),
             exact=False,
         )
-
-
-@contextmanager
-def _seeded_global_rng(seed: int) -> Iterator[None]:
-    """Seed numpy's global RNG for a block, then restore the caller's state.
-
-    shap's PermutationExplainer draws its permutations from `np.random`; re-seeding per
-    call is what makes the explanation of a row reproducible, and restoring the state
-    keeps that from leaking into anything else in the process.
-    """
-    saved = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(saved)
+        return SampledAttribution(attribution, errors, samples=permutations, partial=evals < self._max_evals)

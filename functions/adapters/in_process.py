@@ -151,7 +151,7 @@ def _tabular_explainer(manifest: ModelManifest, booster: Any, background: np.nda
 
 
 def _explainer_ref(manifest: ModelManifest, implementation: str) -> ExplainerRef:
-    exact = manifest.explainer.method != "permutation_shap"
+    exact = manifest.explainer.method in ("tree_shap", "linear_shap")
     return ExplainerRef(
         method=manifest.explainer.method,
         exact=exact,

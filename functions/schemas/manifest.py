@@ -92,7 +92,8 @@ def _check_jmespath(expression: str, field: str) -> str:
 
 ROW_PLACEHOLDERS = ("$rows", "$records", "$texts")
 """Request-template placeholders: encoded rows (lists in feature order, categories as their
-index), records (objects keyed by feature name, categories by name), or texts (text models)."""
+index) or records (objects keyed by feature name, categories by name) for tabular models,
+texts for text models."""
 
 JsonValue = Any
 
@@ -163,7 +164,7 @@ class SecretHeader(_Strict):
     header: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] = "Authorization"
     source: Literal["secretsmanager", "ssm"]
     name: Annotated[str, Field(min_length=1, max_length=2048, description="Secret id or parameter name.")]
-    prefix: str = Field(default="", description='Put before the secret, e.g. "Bearer ".')
+    prefix: str = Field(default="", pattern=r"^[^\r\n]*$", description='Put before the secret, e.g. "Bearer ".')
 
 
 class HttpsEndpointAdapter(RemoteCall):
@@ -235,6 +236,18 @@ class ExplanationPolicy(_Strict):
         return self
 
 
+def _check_remote_shapes(adapter: RemoteCall, is_text: bool) -> None:
+    """Rows for tabular models, texts for text models: caught at load, not on the first request."""
+    if (adapter.placeholder == "$texts") != is_text:
+        wanted = "$texts" if is_text else "$rows or $records"
+        raise ValueError(f"adapter.request_template: uses {adapter.placeholder}; this model's inputs need {wanted}")
+    if isinstance(adapter, SageMakerEndpointAdapter) and adapter.content_type == "text/csv":
+        if is_text:
+            raise ValueError("adapter.content_type: text/csv carries encoded rows; a text model needs application/json")
+        if "request_template" in adapter.model_fields_set:
+            raise ValueError("adapter.request_template: not used with content_type text/csv (rows go as CSV lines)")
+
+
 class ModelManifest(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")]
     version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
@@ -288,6 +301,8 @@ class ModelManifest(_Strict):
             )
         if not in_process and not self.is_text and self.background is None:
             raise ValueError("background: black-box tabular models need background rows to explain against")
+        if isinstance(self.adapter, RemoteCall):
+            _check_remote_shapes(self.adapter, self.is_text)
         if self.explainer.timing == "deferred" and not self.is_remote:
             raise ValueError("explainer.timing: deferred is for remote models, which a worker can call again")
         return self

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from infra.bench import cold_start, middleware, pending, reports_scale, shap_speed, size, throughput
+from infra.bench import black_box, cold_start, middleware, reports_scale, shap_speed, size, throughput
 from infra.bench.report import markdown, results, text
 from infra.bench.stats import Figure, Row, machine
 
@@ -19,7 +19,7 @@ FIGURES: list[tuple[int, str, Callable[[bool], Figure]]] = [
     (1, "exact vs Clarify-style SHAP", shap_speed.run),
     (2, "middleware tax", middleware.run),
     (3, "cold start", cold_start.run),
-    (4, "black-box explanation", pending.black_box),
+    (4, "black-box explanation", black_box.run),
     (5, "reports at scale", reports_scale.run),
     (6, "local stack throughput", throughput.run),
     (7, "deployment size", size.run),

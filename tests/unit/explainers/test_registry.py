@@ -12,6 +12,7 @@ import pytest
 
 import explainers
 from explainers.base import Attribution, Explainer
+from explainers.kernel import KernelShap
 from explainers.linear import LinearShap
 from explainers.permutation import PermutationShap
 from explainers.registry import UnknownMethod, create, methods, register
@@ -21,22 +22,22 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_methods_lists_every_explainer() -> None:
-    assert methods() == ["linear_shap", "permutation_shap", "tree_shap"]
+    assert methods() == ["kernel_shap", "linear_shap", "permutation_shap", "tree_shap"]
     assert explainers.methods is methods
 
 
 def test_create_builds_the_registered_class() -> None:
     explainer = create("linear_shap", np.ones(3), 0.0, np.zeros((1, 3)))
     assert isinstance(explainer, LinearShap)
-    assert {TreeShap.method, LinearShap.method, PermutationShap.method} == set(methods())
+    assert {TreeShap.method, LinearShap.method, PermutationShap.method, KernelShap.method} == set(methods())
 
 
 def test_unknown_method_names_the_method_and_the_known_ones() -> None:
     with pytest.raises(UnknownMethod) as info:
-        create("kernel_shap")
+        create("deep_shap")
     message = str(info.value)
-    assert (
-        message == "no explainer registered as 'kernel_shap'; known: ['linear_shap', 'permutation_shap', 'tree_shap']"
+    assert message == (
+        "no explainer registered as 'deep_shap'; known: ['kernel_shap', 'linear_shap', 'permutation_shap', 'tree_shap']"
     )
     assert isinstance(info.value, KeyError)  # callers catching KeyError keep working
 
@@ -72,7 +73,7 @@ def test_importing_explainers_does_not_import_shap() -> None:
     # A fresh interpreter: this test process has long since imported shap.
     code = (
         "import sys, explainers; "
-        "assert sorted(explainers.methods()) == ['linear_shap', 'permutation_shap', 'tree_shap']; "
+        "assert sorted(explainers.methods()) == ['kernel_shap', 'linear_shap', 'permutation_shap', 'tree_shap']; "
         "print(sorted(m for m in ('shap', 'sklearn', 'lightgbm', 'xgboost') if m in sys.modules))"
     )
     # Fixed argv, no shell: this interpreter running a constant snippet.
