@@ -77,7 +77,7 @@ def documented(**descriptions: str) -> dict[int, OpenAPIResponse]:
 AUTH_ERRORS = documented(e401="No authenticated caller", e403="The caller's role may not use this route")
 
 
-def _status_of(error: CandorError) -> HTTPStatus:
+def status_of(error: CandorError) -> HTTPStatus:
     for cls in type(error).__mro__:
         if cls in STATUS_OF:
             return STATUS_OF[cls]
@@ -96,7 +96,7 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
 
     @app.exception_handler(CandorError)
     def _domain(error: CandorError) -> Response[str]:
-        status = _status_of(error)
+        status = status_of(error)
         if status >= 500:
             logger.warning("dependency or model failure", extra={"code": error.code, "reason": error.message})
         return error_response(status, error.code, error.message, error.field)
