@@ -8,13 +8,15 @@ HTTPS service). shap is imported here, inside the constructor, and nowhere else 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from explainers.base import Attribution, Explainer
 from explainers.registry import register
-from explainers.sampled import SampledAttribution, seeded_global_rng
+from explainers.sampled import SampledAttribution, permutation_standard_errors, seeded_global_rng
 
 Model = Callable[[np.ndarray], ArrayLike]
 
@@ -131,38 +133,46 @@ class PermutationShap(Explainer):
         model: Model | None = None,
         model_output: float | None = None,
         max_evals: int | None = None,
+        standard_errors: bool = True,
     ) -> SampledAttribution:
         """Like `explain`, with a standard error per value; optionally against `model` or a smaller `max_evals`.
 
-        Standard errors: shap's `error_bounds` gives the standard deviation of the 2P
-        single-direction estimates (P forward and P backward passes); the standard error
-        of their mean is taken as std / sqrt(2P - 1) (unbiased variance over 2P values).
-        Forward and backward passes of one permutation are antithetic (negatively
-        correlated, which is why shap pairs them), so treating them as independent
-        overstates the error rather than hiding it; with at most pairwise interactions
-        the values are exact and the figure is a pure upper bound.
+        Standard errors come from the permutations' own spread
+        (`permutation_standard_errors`: P - 1 more local runs of shap); `standard_errors=False`
+        skips that work (a recording pass) and reports the single-pass spread, an upper bound.
         """
         x = self._check(row, output).reshape(1, -1)
         evals = self._max_evals if max_evals is None else int(max_evals)
+        permutations = evals // self.evaluations_per_permutation(x[0])
         self._active = self._f if model is None else model
         try:
             with seeded_global_rng(self._seed):
                 result = self._shap(x, max_evals=evals, error_bounds=True, silent=True)
             if model_output is None:
                 model_output = float(self._outputs(x)[0, output])
+            values = self._values(result, output)
+            if permutations >= 2 and standard_errors:
+                errors = permutation_standard_errors(partial(self._prefix_values, x, output), values, permutations)
+            else:  # the spread of single passes: an upper bound (and all one permutation offers)
+                errors = self._values(result, output, field="error_std")
         finally:
             self._active = self._f
-        values = np.asarray(result.values, dtype=np.float64).reshape(self.n_features, self.n_outputs)
         base = np.asarray(result.base_values, dtype=np.float64).reshape(self.n_outputs)
-        permutations = evals // self.evaluations_per_permutation(x[0])
-        std = np.asarray(result.error_std, dtype=np.float64).reshape(self.n_features, self.n_outputs)[:, output]
-        errors = std / np.sqrt(max(2 * permutations - 1, 1))
         attribution = Attribution(
             method=self.method,
             output_units=self.output_units,
             base_value=float(base[output]),
-            values=np.ascontiguousarray(values[:, output]),
+            values=np.ascontiguousarray(values),
             model_output=float(model_output),
             exact=False,
         )
         return SampledAttribution(attribution, errors, samples=permutations, partial=evals < self._max_evals)
+
+    def _values(self, result: Any, output: int, field: str = "values") -> np.ndarray:
+        """One output's column of shap's per-feature result for one row."""
+        return np.asarray(getattr(result, field), dtype=np.float64).reshape(self.n_features, self.n_outputs)[:, output]
+
+    def _prefix_values(self, x: np.ndarray, output: int, permutations: int) -> np.ndarray:
+        with seeded_global_rng(self._seed):
+            result = self._shap(x, max_evals=permutations * self.evaluations_per_permutation(x[0]), silent=True)
+        return self._values(result, output)

@@ -25,7 +25,7 @@ import numpy as np
 
 from explainers.base import Attribution
 from explainers.kernel import KernelShap
-from explainers.sampled import SampledAttribution, seeded_global_rng
+from explainers.sampled import SampledAttribution, permutation_standard_errors, seeded_global_rng
 from explainers.text import Token, tokenize
 
 TextModel = Callable[[Sequence[str]], np.ndarray]
@@ -91,11 +91,18 @@ class TokenShap:
         return 2 * len(tokenize(message)) + 1
 
     def explain_sampled(
-        self, message: str, model: TextModel, *, samples: int, model_output: float | None = None
+        self,
+        message: str,
+        model: TextModel,
+        *,
+        samples: int,
+        model_output: float | None = None,
+        standard_errors: bool = True,
     ) -> TokenAttribution:
         """Attributions of `message`'s words from `samples` permutations (or Kernel coalitions).
 
-        `model_output`, f(message), spares one call when the caller has it.
+        `model_output`, f(message), spares one call when the caller has it;
+        `standard_errors=False` skips the local work behind permutation standard errors.
         """
         tokens = self.tokens(message)
         if model_output is None:
@@ -112,32 +119,41 @@ class TokenShap:
             return np.asarray(model(asked), dtype=np.float64).reshape(-1)
 
         if self.method == "permutation_shap":
-            sampled = self._permutation(message, masker, calls, samples, model_output)
+            sampled = self._permutation(message, masker, calls, samples, model_output, standard_errors)
         else:
             sampled = self._kernel(message, masker, calls, samples, model_output)
         return TokenAttribution(tokens, sampled)
 
     def _permutation(
-        self, message: str, masker: Any, calls: TextModel, permutations: int, model_output: float
+        self, message: str, masker: Any, calls: TextModel, permutations: int, model_output: float, errors: bool
     ) -> SampledAttribution:
         import shap
 
         per_permutation = self.rows_per_sample(message)
-        with seeded_global_rng(self.seed):
-            explainer = shap.PermutationExplainer(calls, masker, seed=self.seed)
-            # One model call per permutation (batch_size), so a deadline can keep whole permutations.
-            result = explainer(
-                [message],
-                max_evals=permutations * per_permutation,
-                batch_size=per_permutation,
-                error_bounds=True,
-                silent=True,
-            )
+
+        def run(permutations: int) -> Any:
+            with seeded_global_rng(self.seed):
+                explainer = shap.PermutationExplainer(calls, masker, seed=self.seed)
+                # One model call per permutation (batch_size), so a deadline can keep whole permutations.
+                return explainer(
+                    [message],
+                    max_evals=permutations * per_permutation,
+                    batch_size=per_permutation,
+                    error_bounds=True,
+                    silent=True,
+                )
+
+        def values_after(permutations: int) -> np.ndarray:
+            return np.asarray(run(permutations).values, dtype=np.float64).reshape(-1)
+
+        result = run(permutations)
         values = np.asarray(result.values, dtype=np.float64).reshape(-1)
-        std = np.asarray(result.error_std, dtype=np.float64).reshape(-1)
         base = float(np.asarray(result.base_values, dtype=np.float64).reshape(-1)[0])
-        errors = std / np.sqrt(max(2 * permutations - 1, 1))  # as PermutationShap.explain_sampled
-        return SampledAttribution(self._attribution(base, values, model_output), errors, permutations)
+        if errors and permutations >= 2:
+            std_errors = permutation_standard_errors(values_after, values, permutations)
+        else:  # the spread of single passes: an upper bound (as PermutationShap.explain_sampled)
+            std_errors = np.asarray(result.error_std, dtype=np.float64).reshape(-1)
+        return SampledAttribution(self._attribution(base, values, model_output), std_errors, permutations)
 
     def _kernel(
         self, message: str, masker: Any, calls: TextModel, nsamples: int, model_output: float

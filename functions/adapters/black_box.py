@@ -60,7 +60,7 @@ LIBRARY_CALL_SECONDS = 30.0  # library-mode predict deadline: the function runs 
 class _Game:
     """One explanation to sample: `run(model, samples)` and what it needs to be recorded and replayed."""
 
-    run: Callable[[ModelFunction, int], SampledAttribution]
+    run: Callable[[ModelFunction, int, bool], SampledAttribution]  # (model, samples, with standard errors)
     planned: int  # permutations (or Kernel coalitions) to record
     by_permutation: bool  # each model call of `run` is one permutation, so a prefix of calls is an explanation
     known: dict[RowKey, float]  # the explained input -> the decision call's output
@@ -205,7 +205,7 @@ class BlackBoxRuntime:
                 exact=False,
             )
             return ModelRun(attribution, (), self._sampling(0, 0, 0.0))
-        recording = record(lambda model: game.run(model, game.planned), known=game.known)
+        recording = record(lambda model: game.run(model, game.planned, False), known=game.known)
         samples, needed = self._fit_budget(game, recording)
         outputs, sent = self._evaluate(recording.rows[:needed], index, deadline)
         partial = len(outputs) < needed
@@ -216,7 +216,7 @@ class BlackBoxRuntime:
                     f"model {self.manifest.id}: {len(outputs)} of {needed} rows came back before the deadline,"
                     " not enough for any explanation"
                 )
-        result = replay(lambda model: game.run(model, samples), recording, outputs, known=game.known)
+        result = replay(lambda model: game.run(model, samples, True), recording, outputs, known=game.known)
         items, attribution, errors = self._items(inputs, x, result)
         calls = self.model.requests_sent - calls_before
         return ModelRun(attribution, items, self._sampling(sent, calls, float(errors.max(initial=0.0))), partial)
@@ -227,7 +227,7 @@ class BlackBoxRuntime:
         explainer = self._tabular
         if isinstance(explainer, KernelShap):
             return _Game(
-                lambda model, n: explainer.explain_sampled(row, model=model, model_output=output, nsamples=n),
+                lambda model, n, _: explainer.explain_sampled(row, model=model, model_output=output, nsamples=n),
                 explainer.nsamples,
                 False,
                 known,
@@ -239,8 +239,8 @@ class BlackBoxRuntime:
         planned = 1 if per_permutation == 1 else min(2 * estimate, self._budget // per_permutation)
         planned = max(1, min(planned, MAX_RECORDED_PERMUTATIONS))
         return _Game(
-            lambda model, p: explainer.explain_sampled(
-                row, model=model, model_output=output, max_evals=p * per_permutation
+            lambda model, p, errors: explainer.explain_sampled(
+                row, model=model, model_output=output, max_evals=p * per_permutation, standard_errors=errors
             ),
             planned,
             True,
@@ -253,8 +253,10 @@ class BlackBoxRuntime:
             return None
         output = prediction.model_output
 
-        def run(model: ModelFunction, samples: int) -> SampledAttribution:
-            return self._tokens.explain_sampled(message, model, samples=samples, model_output=output).sampled
+        def run(model: ModelFunction, samples: int, errors: bool) -> SampledAttribution:
+            return self._tokens.explain_sampled(
+                message, model, samples=samples, model_output=output, standard_errors=errors
+            ).sampled
 
         if self._tokens.method == "kernel_shap":
             return _Game(run, max(self._budget - 1, 2), False, {message: output})  # one background row: ""

@@ -201,7 +201,11 @@ class ExplainerSpec(_Strict):
     background_size: Annotated[int, Field(ge=1, le=1000)] = Field(
         default=10, description="Black boxes: background rows kept after summarising the manifest's background."
     )
-    background_summary: Literal["sample", "kmeans"] = "kmeans"
+    background_summary: Literal["sample", "kmeans"] = Field(
+        default="sample",
+        description="sample: a seeded sample of real rows. kmeans: the nearest real row to each centroid, weighted"
+        " by cluster size (permutation SHAP repeats rows by weight, which costs CPU, not model calls).",
+    )
     seed: int = Field(default=0, description="Same request, same explanation.")
     deadline_seconds: Annotated[float, Field(gt=0, le=900)] = Field(
         default=5.0, description="Black boxes: time allowed for the explanation's model calls."
