@@ -1,12 +1,14 @@
 """moto as the local AWS endpoint, and the resources of `template.yaml` created in it with boto3.
 
-`provision()` reads the tables and buckets from the template (never a second copy of their
-schema), so the local stack cannot drift from what `sam deploy` creates. moto does not enforce
-compliance-mode retention, TTL expiry or IAM; those properties are asserted on the template.
+`provision()` reads the tables, buckets and queues from the template (never a second copy of
+their schema), so the local stack cannot drift from what `sam deploy` creates. moto does not enforce
+compliance-mode retention, TTL expiry, IAM or queue encryption; those properties are asserted on the
+template.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import urllib.request
@@ -37,6 +39,9 @@ LOCAL_NAMES: Mapping[str, str] = {
     "SubjectKeySecret": "candor/subject-key",
     "RecordsKey": "alias/candor-records",
     "DigestSigningKey": "alias/candor-digests",
+    "ExplanationQueue": "candor-explanations",
+    "ExplanationDeadLetterQueue": "candor-explanations-dlq",
+    "IntegrityFailureQueue": "candor-integrity-failures",
 }
 
 
@@ -76,12 +81,22 @@ def reset_moto(url: str) -> None:
         response.read()
 
 
+def local_name(logical_id: str) -> str:
+    """The physical name a template resource gets locally."""
+    return LOCAL_NAMES.get(logical_id, f"candor-{logical_id.lower()}")
+
+
 def _session() -> boto3.Session:
     return boto3.Session(
         aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=REGION,
     )
+
+
+def session_client(service: str, endpoint_url: str | None) -> Any:
+    """A client of the local account (dummy credentials, the local region) at `endpoint_url`."""
+    return _session().client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
 
 
 def _create_table(client: Any, name: str, spec: tpl.TableSpec, kms_key_arn: str) -> None:
@@ -147,6 +162,22 @@ def _create_bucket(client: Any, name: str, spec: tpl.BucketSpec, kms_key_arn: st
     )
 
 
+def _create_queues(client: Any, document: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """The template's queues with their timeouts and redrive policies: (logical id -> URL, logical id -> ARN)."""
+    urls: dict[str, str] = {}
+    arns: dict[str, str] = {}
+    for logical_id, spec in tpl.queues(document).items():  # dead-letter targets first
+        attributes = spec.attributes()
+        if spec.dead_letter_queue is not None:
+            redrive = {"deadLetterTargetArn": arns[spec.dead_letter_queue], "maxReceiveCount": spec.max_receive_count}
+            attributes["RedrivePolicy"] = json.dumps(redrive)
+        urls[logical_id] = client.create_queue(QueueName=local_name(logical_id), Attributes=attributes)["QueueUrl"]
+        arns[logical_id] = client.get_queue_attributes(QueueUrl=urls[logical_id], AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+    return urls, arns
+
+
 def _create_signing_keys(client: Any, document: Mapping[str, Any]) -> dict[str, str]:
     """The template's asymmetric keys (the integrity digests' signing key), with its key spec and usage."""
     created: dict[str, str] = {}
@@ -170,7 +201,7 @@ def provision(
     template_path: Path | str = tpl.TEMPLATE_PATH,
     public_base_url: str = "",
 ) -> dict[str, str]:
-    """Create the template's key, secret, tables and buckets at `endpoint_url` and return the functions' env.
+    """Create the template's keys, secret, tables, buckets and queues at `endpoint_url`; return the functions' env.
 
     `endpoint_url=None` talks to whatever boto3 would reach by default, which under moto's
     `mock_aws` is the in-process mock. The returned mapping holds every variable of
@@ -183,6 +214,7 @@ def provision(
     secretsmanager = session.client("secretsmanager", endpoint_url=endpoint_url)
     dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
     s3 = session.client("s3", endpoint_url=endpoint_url)
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
 
     key_arn = kms.create_key(
         Description="Candor records (local)", KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT"
@@ -205,9 +237,18 @@ def provision(
         _create_bucket(s3, name, bucket_spec, key_arn)
         physical[logical_id] = name
 
+    queue_urls, _ = _create_queues(sqs, document)
+    physical.update(queue_urls)  # a queue's Ref is its URL
+
     env: dict[str, str] = {}
     for var, value in tpl.function_environment(document).items():
         env[var] = _resolve(value, physical, document, public_base_url)
+    # Functions' own variables that name a provisioned resource (CANDOR_EXPLANATION_QUEUE_URL); the
+    # rest (the decisions function's customer-link base) are the Globals' again, resolved above.
+    for variables in tpl.own_environment(document).values():
+        for var, value in variables.items():
+            if isinstance(value, dict) and value.get("Ref") in physical:
+                env[var] = physical[value["Ref"]]
     env.update(DUMMY_CREDENTIALS)
     env["AWS_DEFAULT_REGION"] = REGION
     env["AWS_REGION"] = REGION

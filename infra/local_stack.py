@@ -20,8 +20,9 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -29,8 +30,10 @@ from typing import Any
 
 from infra import template as tpl
 from infra.function_logs import FunctionLogs, installed
-from infra.gateway import TOKEN_ENV, Gateway, local_tokens, make_event
-from infra.local_aws import MotoEndpoint, provision, start_moto
+from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens, make_event
+from infra.local_aws import MotoEndpoint, local_name, provision, session_client, start_moto
+from infra.remote_models import ServedRegistry, served_registry
+from infra.sqs_event_source import SqsEventSource
 
 EVENTS_DIR = tpl.REPO_ROOT / "events"
 
@@ -40,7 +43,9 @@ class LocalStack:
 
     `handlers` overrides the handler of a function logical id (e.g. a dummy for tests);
     `preload=False` defers importing handlers to their first request; `quiet=False` logs each
-    API request (moto's per-call lines stay off).
+    API request (moto's per-call lines stay off). Functions with SQS events (the explanation
+    worker) are fed by a polling thread per event, like Lambda's event source mappings;
+    `event_sources=False` leaves their queues unread.
     """
 
     def __init__(
@@ -55,6 +60,8 @@ class LocalStack:
         preload: bool = True,
         set_environ: bool = True,
         quiet: bool = True,
+        event_sources: bool = True,
+        remote_models: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -65,6 +72,11 @@ class LocalStack:
         self.preload = preload
         self.set_environ = set_environ
         self.quiet = quiet
+        self.event_sources = event_sources
+        self.remote_models = remote_models
+        self.remote: ServedRegistry | None = None  # the HTTPS model endpoints, for tests to inspect or break
+        self._remote_models: contextlib.ExitStack | None = None
+        self._pollers: list[SqsEventSource] = []
         self.api_url = ""
         self.aws_url = ""
         self.env: dict[str, str] = {}
@@ -92,6 +104,11 @@ class LocalStack:
             self._server = self.gateway.make_server(self.host, self.port, quiet=self.quiet)
             self.api_url = f"http://{self.host}:{self._server.server_address[1]}"
             self.env = provision(self.aws_url, template_path=self.template_path, public_base_url=self.api_url)
+            if self.remote_models:
+                self._remote_models = contextlib.ExitStack()
+                folder = Path(self._remote_models.enter_context(tempfile.TemporaryDirectory(prefix="candor-models-")))
+                self.remote = self._remote_models.enter_context(served_registry(folder / "models"))
+                self.env["CANDOR_MODELS_URI"] = str(self.remote.folder)
             self.env["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
             self.env.update({TOKEN_ENV[role]: token for role, token in self.tokens.items()})
             if self.set_environ:
@@ -99,6 +116,8 @@ class LocalStack:
                 os.environ.update(self.env)
             if self.preload:
                 self.gateway.preload()
+            if self.event_sources:
+                self._start_event_sources()
             self._thread = threading.Thread(target=self._server.serve_forever, name="candor-gateway", daemon=True)
             self._thread.start()
         except BaseException:
@@ -106,8 +125,28 @@ class LocalStack:
             raise
         return self
 
+    def _start_event_sources(self) -> None:
+        sqs = session_client("sqs", self.aws_url)
+        for subscription in tpl.queue_subscriptions(tpl.load_template(self.template_path)):
+            dotted = self.handlers.get(subscription.function, subscription.handler)
+            poller = SqsEventSource(
+                subscription,
+                sqs.get_queue_url(QueueName=local_name(subscription.queue))["QueueUrl"],
+                _imported_at_first_batch(dotted),
+                sqs,
+                logs=self.gateway.logs if self.gateway else None,
+            )
+            poller.start()
+            self._pollers.append(poller)
+
     def stop(self) -> None:
-        """Stop serving, stop moto and restore the environment."""
+        """Stop serving and polling, stop moto and restore the environment."""
+        for poller in self._pollers:
+            poller.stop()
+        self._pollers = []
+        if self._remote_models is not None:
+            self._remote_models.close()
+            self._remote_models, self.remote = None, None
         if self._server is not None:
             if self._thread is not None:
                 self._server.shutdown()
@@ -136,6 +175,15 @@ class LocalStack:
         self.stop()
 
 
+def _imported_at_first_batch(dotted: str) -> Callable[[dict[str, Any], Any], Any]:
+    """The handler, imported when the first batch arrives (the environment is set by then), then cached by importlib."""
+
+    def invoke(event: dict[str, Any], context: Any) -> Any:
+        return import_handler(dotted)(event, context)
+
+    return invoke
+
+
 # --------------------------------------------------------------------------- serve
 
 
@@ -156,6 +204,7 @@ def _banner(stack: LocalStack) -> str:
         f"  curl -s -H 'Authorization: Bearer {chatbot}' '{api}/v1/disclosure?locale=es-ES&jurisdiction=EU'",
         f"  curl -s -X POST -H 'Authorization: Bearer {chatbot}' -H 'Content-Type: application/json' \\",
         f"       -d '{body}' {api}/v1/decisions/ticket-router",
+        "  (the same with router-remote, refund-remote or refund-deferred: models behind HTTPS endpoints)",
         "",
         "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1",
         f"  aws --endpoint-url {aws} dynamodb list-tables",
@@ -163,6 +212,11 @@ def _banner(stack: LocalStack) -> str:
         f"  aws --endpoint-url {aws} s3 ls s3://{stack.env['CANDOR_ARCHIVE_BUCKET']} --recursive",
         f"  candor audit --api {api} --token {stack.tokens['auditor']} query --model ticket-router",
         "",
+        *(
+            [f"Remote model endpoints (HTTPS, 127.0.0.1): {', '.join(s.url() for s in stack.remote.servers.values())}"]
+            if stack.remote
+            else []
+        ),
         f"Function logs (Powertools logs and metrics, as CloudWatch would get them): {stack.logs_dir}/",
         "Ctrl-C stops.",
     ]

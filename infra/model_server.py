@@ -49,9 +49,14 @@ Predict = Callable[[list[Any]], Sequence[Any] | np.ndarray]
 
 @dataclass(frozen=True)
 class Slow:
-    """Answer correctly, but only after `seconds` (the client's deadline should fire first)."""
+    """Answer correctly, but only after `seconds` (the client's deadline should fire first).
+
+    With `min_rows`, only batches of at least that many rows are slow: single decisions
+    stay fast while the explanation's batch misses its deadline.
+    """
 
     seconds: float
+    min_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -284,6 +289,13 @@ class ModelServer:
             fault.times -= 1
         return fault
 
+    def _rows(self, body: bytes) -> int:
+        """How many rows a request carries (0 when it cannot be read)."""
+        try:
+            return len(json.loads(body)[self.input_key])
+        except (ValueError, KeyError, TypeError):
+            return 0
+
     def _answer(self, body: bytes) -> tuple[int, bytes]:
         try:
             instances = json.loads(body)[self.input_key]
@@ -306,8 +318,9 @@ def _handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             fault = server._record({":path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
-            if isinstance(fault, Slow) and server._stopping.wait(fault.seconds):
-                return  # shutting down
+            if isinstance(fault, Slow) and server._rows(body) >= fault.min_rows:  # noqa: SIM102 - reads better apart
+                if server._stopping.wait(fault.seconds):
+                    return  # shutting down
             if isinstance(fault, Garbage):
                 self._send(200, fault.body, fault.content_type)
             elif isinstance(fault, Status):

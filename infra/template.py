@@ -304,3 +304,102 @@ def parameter_default(name: str, tpl: Mapping[str, Any] | None = None) -> str | 
     param = (tpl.get("Parameters") or {}).get(name) or {}
     default = param.get("Default")
     return None if default is None else str(default)
+
+
+# --------------------------------------------------------------------------- queues
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """What an `AWS::SQS::Queue` in the template sets, in `CreateQueue` terms (KMS is not reproduced locally)."""
+
+    logical_id: str
+    visibility_timeout: int | None
+    delay_seconds: int | None
+    message_retention_period: int | None
+    dead_letter_queue: str | None  # logical id of the redrive target
+    max_receive_count: int | None
+
+    def attributes(self) -> dict[str, str]:
+        """The plain attributes (the redrive policy needs the target's ARN, resolved by the caller)."""
+        found = {
+            "VisibilityTimeout": self.visibility_timeout,
+            "DelaySeconds": self.delay_seconds,
+            "MessageRetentionPeriod": self.message_retention_period,
+        }
+        return {name: str(value) for name, value in found.items() if value is not None}
+
+
+def queues(tpl: Mapping[str, Any] | None = None) -> dict[str, QueueSpec]:
+    """Every `AWS::SQS::Queue`, by logical id; dead-letter targets before the queues that use them."""
+    tpl = tpl if tpl is not None else template()
+    found: dict[str, QueueSpec] = {}
+    for logical_id, resource in tpl["Resources"].items():
+        if resource.get("Type") != "AWS::SQS::Queue":
+            continue
+        props = resource.get("Properties") or {}
+        redrive = props.get("RedrivePolicy") or {}
+        target = redrive.get("deadLetterTargetArn")
+        found[logical_id] = QueueSpec(
+            logical_id=logical_id,
+            visibility_timeout=_int_or_none(props.get("VisibilityTimeout")),
+            delay_seconds=_int_or_none(props.get("DelaySeconds")),
+            message_retention_period=_int_or_none(props.get("MessageRetentionPeriod")),
+            dead_letter_queue=target["Fn::GetAtt"][0] if isinstance(target, dict) and "Fn::GetAtt" in target else None,
+            max_receive_count=_int_or_none(redrive.get("maxReceiveCount")),
+        )
+    return dict(sorted(found.items(), key=lambda item: item[1].dead_letter_queue is not None))
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+@dataclass(frozen=True)
+class QueueSubscription:
+    """One `Type: SQS` event of a serverless function: Lambda's event source mapping."""
+
+    function: str
+    handler: str
+    queue: str  # logical id
+    batch_size: int
+    report_batch_item_failures: bool
+    timeout_s: int
+    memory_mb: int
+
+
+def queue_subscriptions(tpl: Mapping[str, Any] | None = None) -> list[QueueSubscription]:
+    """Every `Type: SQS` event of every serverless function."""
+    tpl = tpl if tpl is not None else template()
+    found: list[QueueSubscription] = []
+    for logical_id, resource in tpl["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = _function_properties(tpl, resource.get("Properties", {}))
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") != "SQS":
+                continue
+            event_props = event.get("Properties", {})
+            found.append(
+                QueueSubscription(
+                    function=logical_id,
+                    handler=_handler_of(logical_id, props),
+                    queue=str(event_props["Queue"]["Fn::GetAtt"][0]),
+                    batch_size=int(event_props.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in (event_props.get("FunctionResponseTypes") or []),
+                    timeout_s=int(props.get("Timeout", 3)),
+                    memory_mb=int(props.get("MemorySize", 128)),
+                )
+            )
+    return found
+
+
+def own_environment(tpl: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Each serverless function's own `Environment.Variables` (beyond the Globals), unresolved, by logical id."""
+    tpl = tpl if tpl is not None else template()
+    return {
+        logical_id: dict(((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {})
+        for logical_id, resource in tpl["Resources"].items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }

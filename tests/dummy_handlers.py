@@ -53,3 +53,10 @@ def boom(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def malformed(event: dict[str, Any], context: Any) -> Any:
     """Return something that is not a proxy response."""
     return "not a proxy response"
+
+
+def sqs_partial(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """An SQS-triggered function that fails every message whose body says "fail" (ReportBatchItemFailures)."""
+    CALLS.append(event)
+    print(json.dumps({"message": "batch", "size": len(event["Records"])}))  # to the function's own log file
+    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if "fail" in r["body"]]}

@@ -15,6 +15,7 @@ from functions.domain.decide import DecisionServices
 from functions.domain.seal import subject_hash
 from functions.schemas.settings import decision_settings
 from functions.stores import aws_clients
+from functions.stores.explanation_queue import SqsExplanationQueue
 from functions.stores.model_registry import ModelRegistry, source_from_uri
 from functions.stores.record_store import AwsRecordStore
 
@@ -28,6 +29,12 @@ def _token_signer(key: bytes) -> Callable[[str, datetime], str]:
     return lambda decision_id, decided: sign_token(decision_id, decided + LINK_LIFETIME, key)
 
 
+def _explanation_queue() -> SqsExplanationQueue | None:
+    """Deferred explanations need the worker's queue; without it they are computed inline."""
+    url = decision_settings().explanation_queue_url
+    return SqsExplanationQueue(queue_url=url, sqs=aws_clients.sqs()) if url else None
+
+
 @per_container
 def decision_services() -> DecisionServices:
     settings = decision_settings()
@@ -39,4 +46,5 @@ def decision_services() -> DecisionServices:
         records=AwsRecordStore.from_settings(settings, aws_clients.dynamodb(), aws_clients.s3()),
         hash_subject=partial(subject_hash, key=purpose_key(master, SUBJECT_HASH)),
         sign_customer_token=_token_signer(purpose_key(master, CUSTOMER_LINK)),
+        explanation_queue=_explanation_queue(),
     )

@@ -22,7 +22,7 @@ from functions.schemas.customer import (
     DataUsed,
 )
 from functions.schemas.manifest import ModelManifest
-from functions.schemas.record import ExplanationRecord
+from functions.schemas.record import ExplanationRecord, RecordedExplanation
 
 ERASED, RESTRICTED = "erased", "restricted"
 _QUOTES = {"en": ("\u201c", "\u201d"), "es": ("\u00ab", "\u00bb")}
@@ -89,9 +89,14 @@ def customer_view(
     notices: NoticeCatalogue,
     operator: OperatorProfile,
     appeal: Appeal | None,
+    explanation: RecordedExplanation | None = None,
 ) -> CustomerView:
-    """What the customer may see of their decision; `manifest` None when the model is no longer registered."""
+    """What the customer may see of their decision; `manifest` None when the model is no longer registered.
+
+    `explanation`: a pending explanation's verified completion, once the worker stored it.
+    """
     env = record.envelope
+    explanation = explanation or env.explanation
     if item.get("erasure_status") == RESTRICTED:
         return restricted_view(env.decision_id, env.decided_at, env.locale, operator)
     language = language_of(env.locale)
@@ -127,7 +132,7 @@ def customer_view(
 
     features = {f.name: f for f in manifest.features} if manifest else {}
     reasons = []
-    for contribution in env.explanation.contributions:
+    for contribution in explanation.contributions:
         feature = features.get(contribution.feature)
         if feature is not None:
             name = localized(feature.display_names, language)
@@ -169,7 +174,7 @@ def customer_view(
             automated_decision=automated,
             adverse=env.outcome.adverse,
         ),
-        summary=env.explanation.summary,
+        summary=explanation.summary,
         reasons_target=target,
         reasons=reasons,
         data_used=data_used,

@@ -59,6 +59,18 @@ class DecisionSettings(RecordSettings):
         default="", description="Base of the customer links; empty: the API's own URL, from the request."
     )
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    explanation_queue_url: str | None = Field(
+        default=None,
+        description="SQS queue of deferred explanations; unset: every explanation is computed inline or not at all.",
+    )
+
+
+class WorkerSettings(RecordSettings):
+    """The explanation worker reads records and the models, and completes pending explanations."""
+
+    completion_margin_seconds: float = Field(
+        default=10.0, gt=0, description="Time kept back from the explainer's deadline to store the completion."
+    )
 
 
 class CustomerSettings(RecordSettings):
@@ -112,3 +124,8 @@ def decision_settings() -> DecisionSettings:
 @per_container
 def customer_settings() -> CustomerSettings:
     return CustomerSettings()  # required fields come from the environment
+
+
+@per_container
+def worker_settings() -> WorkerSettings:
+    return WorkerSettings()  # required fields come from the environment

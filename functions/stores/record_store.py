@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.domain.errors import DependencyUnavailable
 from functions.domain.seal import canonical_json
-from functions.schemas.record import Envelope, ExplanationRecord
+from functions.schemas.record import Envelope, ExplanationRecord, RecordedExplanation, SealedCompletion
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -54,6 +54,11 @@ def _number(value: float) -> Decimal:
     return Decimal(repr(value))
 
 
+def indexed_attributions(explanation: RecordedExplanation) -> dict[str, Decimal]:
+    """The largest attributions, as the index item keeps them for the attribution reports."""
+    return {c.feature: _number(c.attribution) for c in explanation.contributions[:INDEXED_ATTRIBUTIONS]}
+
+
 def index_item(record: ExplanationRecord, key: str) -> dict[str, Any]:
     """The DynamoDB item: keys for the auditor queries plus what reports read without S3."""
     env = record.envelope
@@ -71,9 +76,7 @@ def index_item(record: ExplanationRecord, key: str) -> dict[str, Any]:
         "notice_id": env.disclosure.notice_id,
         "locale": env.locale,
         "method": env.explainer.method,
-        "attributions": {
-            c.feature: _number(c.attribution) for c in env.explanation.contributions[:INDEXED_ATTRIBUTIONS]
-        },
+        "attributions": indexed_attributions(env.explanation),
         "content_sha256": record.content_sha256,
         "archive_key": key,
         "retention_class": env.retention.retention_class,
@@ -174,9 +177,19 @@ class AwsRecordStore(RecordPlaces):
             item = {name: _deserializer.deserialize(value) for name, value in found["Item"].items()}
             sealed = json.loads(self.s3.get_object(Bucket=self.bucket, Key=str(item["archive_key"]))["Body"].read())
             personal = self._personal(decision_id)
+            completion = self._completion(item)
         except (ClientError, BotoCoreError) as error:
             raise DependencyUnavailable(f"the record could not be read: {_reason(error)}") from error
-        return StoredRecord(item=item, record=ExplanationRecord.model_validate({**sealed, "personal": personal}))
+        record = ExplanationRecord.model_validate({**sealed, "personal": personal})
+        return StoredRecord(item=item, record=record, completion=completion)
+
+    def _completion(self, item: dict[str, Any]) -> SealedCompletion | None:
+        """The completion of a once-pending explanation; like records, it exists once the item names it."""
+        key = item.get("completion_key")
+        if key is None:
+            return None
+        body = self.s3.get_object(Bucket=self.bucket, Key=str(key))["Body"].read()
+        return SealedCompletion.model_validate_json(body)
 
     def _personal(self, decision_id: str) -> dict[str, Any] | None:
         try:
@@ -192,6 +205,7 @@ class StoredRecord:
 
     item: dict[str, Any]
     record: ExplanationRecord
+    completion: SealedCompletion | None = None  # a pending explanation, completed later (checked by the readers)
 
 
 def _reason(error: Exception) -> str:

@@ -38,15 +38,11 @@ def test_quick_bench_writes_a_well_formed_results_file(tmp_path: Path):
     assert {"date", "python", "platform", "cores"} <= set(results["machine"])
     figures = {figure["number"]: figure for figure in results["figures"]}
     assert sorted(figures) == [1, 2, 3, 4, 5, 6, 7]
-    assert not figures[4]["available"]
-    assert figures[5]["available"]
+    assert all(figure["available"] for figure in figures.values())
     for figure in figures.values():
         assert figure["title"]
         assert figure["goal"]
         assert figure["rows"]
-        if not figure["available"]:
-            assert figure["goal_met"] is None
-            continue
         assert isinstance(figure["goal_met"], bool)
         for row in figure["rows"]:
             assert row["name"]

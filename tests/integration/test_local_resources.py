@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import requests
 
 from infra import template as tpl
 from infra.gateway import DEFAULT_TOKENS
+from infra.local_aws import local_name
 from infra.local_stack import LocalStack
 
 TEMPLATE = tpl.template()
@@ -99,6 +101,29 @@ def test_archive_bucket_matches_the_template(aws_env: dict[str, str]) -> None:
     assert rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == aws_env["CANDOR_KMS_KEY_ID"]
     block = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
     assert all(block.values())
+
+
+@pytest.mark.parametrize("logical_id", sorted(tpl.queues(TEMPLATE)))
+def test_queues_match_the_template(aws_env: dict[str, str], logical_id: str) -> None:
+    spec = tpl.queues(TEMPLATE)[logical_id]
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=local_name(logical_id))["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    for name, value in spec.attributes().items():
+        assert attributes[name] == value, name
+    if spec.dead_letter_queue is None:
+        assert "RedrivePolicy" not in attributes
+    else:
+        redrive = json.loads(attributes["RedrivePolicy"])
+        assert redrive["deadLetterTargetArn"].endswith(f":{local_name(spec.dead_letter_queue)}")
+        assert redrive["maxReceiveCount"] == spec.max_receive_count
+
+
+def test_functions_own_queue_variables_are_provisioned(aws_env: dict[str, str]) -> None:
+    env = TEMPLATE["Resources"]["DecisionsFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["CANDOR_EXPLANATION_QUEUE_URL"] == {"Ref": "ExplanationQueue"}
+    assert aws_env["CANDOR_EXPLANATION_QUEUE_URL"].endswith("/candor-explanations")
+    boto3.client("sqs").get_queue_attributes(QueueUrl=aws_env["CANDOR_EXPLANATION_QUEUE_URL"])
 
 
 def test_provision_sets_every_function_variable(aws_env: dict[str, str]) -> None:
@@ -193,6 +218,37 @@ def test_aws_cli_works_against_the_local_stack(stack: LocalStack) -> None:
     assert lock["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
 
 
+def test_the_local_stack_feeds_the_worker_like_an_sqs_event_source_mapping() -> None:
+    from tests import dummy_handlers
+
+    dummy_handlers.CALLS.clear()
+    worker = "ExplanationWorkerFunction"
+    with LocalStack(handlers={worker: "tests.dummy_handlers.sqs_partial"}, preload=False) as stack:
+        sqs = boto3.client("sqs", endpoint_url=stack.aws_url, region_name="eu-west-1")
+        url = stack.env["CANDOR_EXPLANATION_QUEUE_URL"]
+        for body in ("ok", "fail"):
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len([r for e in dummy_handlers.CALLS for r in e["Records"]]) < 2:
+            time.sleep(0.1)
+        records = [r for e in dummy_handlers.CALLS for r in e["Records"]]
+        assert sorted(r["body"] for r in records) == ["fail", "ok"]
+        assert all(len(e["Records"]) == 1 for e in dummy_handlers.CALLS)  # the template's BatchSize
+        (first, *_) = records
+        assert set(first) == {
+            "messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
+            "eventSource", "eventSourceARN", "awsRegion",
+        }  # fmt: skip
+        assert first["eventSource"] == "aws:sqs" and first["eventSourceARN"].endswith(":candor-explanations")
+        assert first["attributes"]["ApproximateReceiveCount"] == "1"
+        time.sleep(0.5)  # the poller deletes right after the handler returns
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        # "ok" was deleted; "fail" was kept, invisible until the visibility timeout brings it back
+        assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == ("0", "1")
+        log = (stack.logs_dir / f"{worker}.log").read_text()
+        assert '"message": "batch"' in log
+
+
 def test_local_stack_restores_the_environment() -> None:
     before = os.environ.get("CANDOR_RECORDS_TABLE")
     with LocalStack(handlers={"CatalogFunction": "tests.dummy_handlers.echo"}, preload=False):
@@ -235,6 +291,7 @@ def _as_list(value: Any) -> list[Any]:
         "AuditFunction",
         "PrivacyFunction",
         "IntegrityFunction",
+        "ExplanationWorkerFunction",
     ],
 )
 def test_function_policies_have_no_wildcards(logical_id: str) -> None:
@@ -357,6 +414,7 @@ def test_the_customer_function_reads_records_and_writes_appeals_once() -> None:
         ("dynamodb:GetItem", ref({"Fn::GetAtt": ["AppealsTable", "Arn"]})),
         ("dynamodb:PutItem", ref({"Fn::GetAtt": ["AppealsTable", "Arn"]})),
         ("s3:GetObject", ref({"Fn::Sub": "${ArchiveBucket.Arn}/records/*"})),
+        ("s3:GetObject", ref({"Fn::Sub": "${ArchiveBucket.Arn}/completions/*"})),  # deferred explanations
         ("s3:GetObject", ref({"Fn::Sub": "${PersonalBucket.Arn}/personal/*"})),
         ("kms:Decrypt", ref({"Fn::GetAtt": ["RecordsKey", "Arn"]})),
         ("secretsmanager:GetSecretValue", ref({"Ref": "SubjectKeySecret"})),

@@ -246,6 +246,9 @@ def test_the_decision_writer_puts_records_and_nothing_more(cfn: dict[str, Any]) 
         ("kms:Decrypt", att("RecordsKey")),
         ("kms:Encrypt", att("RecordsKey")),
         ("secretsmanager:GetSecretValue", _key({"Ref": "SubjectKeySecret"})),
+        # deferred explanations: a job per pending explanation, on the SSE queue (operations key)
+        ("sqs:SendMessage", att("ExplanationQueue")),
+        ("kms:GenerateDataKey", att("OperationsKey")),
         ("logs:CreateLogStream", att("DecisionsFunctionLogGroup")),
         ("logs:PutLogEvents", att("DecisionsFunctionLogGroup")),
         ("xray:PutTraceSegments", _key("*")),
@@ -290,7 +293,7 @@ def test_no_one_can_delete_or_disable_the_keys_records_depend_on(cfn: dict[str, 
 
 def test_resource_policies_allow_only_named_services(cfn: dict[str, Any]) -> None:
     policies = {**_of_type(cfn, "AWS::S3::BucketPolicy"), **_of_type(cfn, "AWS::SQS::QueuePolicy")}
-    assert len(policies) == 4
+    assert len(policies) == 5
     for name, policy in policies.items():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement["Effect"] == "Deny":
@@ -382,7 +385,7 @@ def test_symmetric_keys_rotate(cfn: dict[str, Any]) -> None:
 
 def test_functions_are_traced_bounded_and_encrypted(cfn: dict[str, Any]) -> None:
     functions = _of_type(cfn, "AWS::Lambda::Function")
-    assert len(functions) == 6
+    assert len(functions) == 7
     for name, function in functions.items():
         props = function["Properties"]
         assert props["TracingConfig"] == {"Mode": "Active"}, name
@@ -414,6 +417,79 @@ def test_failed_integrity_runs_land_in_a_queue(cfn: dict[str, Any]) -> None:
     assert target["DeadLetterConfig"] == {"Arn": queue}
     assert ("sqs:SendMessage", _key(queue)) in _grants(cfn, "IntegrityFunctionRole")
     assert cfn["Resources"]["IntegrityFailureQueue"]["Properties"]["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
+
+
+def test_the_explanation_worker_completes_records_and_nothing_more(cfn: dict[str, Any]) -> None:
+    att = lambda logical_id: _key({"Fn::GetAtt": [logical_id, "Arn"]})  # noqa: E731
+    sub = lambda text: _key({"Fn::Sub": text})  # noqa: E731
+    assert _grants(cfn, "ExplanationWorkerFunctionRole") == {
+        ("sqs:ReceiveMessage", att("ExplanationQueue")),
+        ("sqs:DeleteMessage", att("ExplanationQueue")),
+        ("sqs:GetQueueAttributes", att("ExplanationQueue")),
+        ("dynamodb:GetItem", att("RecordsTable")),
+        ("dynamodb:UpdateItem", att("RecordsTable")),  # conditioned below: completion attributes only
+        ("s3:GetObject", sub("${ArchiveBucket.Arn}/records/*")),
+        ("s3:GetObject", sub("${ArchiveBucket.Arn}/completions/*")),
+        ("s3:GetObject", sub("${PersonalBucket.Arn}/personal/*")),
+        ("s3:PutObject", sub("${ArchiveBucket.Arn}/completions/*")),  # never records/*: envelopes stay as sealed
+        ("kms:GenerateDataKey", att("RecordsKey")),
+        ("kms:Decrypt", att("RecordsKey")),
+        ("logs:CreateLogStream", att("ExplanationWorkerFunctionLogGroup")),
+        ("logs:PutLogEvents", att("ExplanationWorkerFunctionLogGroup")),
+        ("xray:PutTraceSegments", _key("*")),
+        ("xray:PutTelemetryRecords", _key("*")),
+        ("kms:Decrypt", att("OperationsKey")),
+    }
+    (policy,) = cfn["Resources"]["ExplanationWorkerFunctionRole"]["Properties"]["Policies"]
+    (update,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "dynamodb:UpdateItem"]
+    assert update["Condition"] == {
+        "ForAllValues:StringEquals": {
+            "dynamodb:Attributes": [
+                "decision_id",
+                "completion_key",
+                "completion_sha256",
+                "completed_at",
+                "explanation_status",
+                "attributions",
+            ]
+        }
+    }
+
+
+def test_the_worker_takes_jobs_from_an_encrypted_queue_with_a_dead_letter_queue(cfn: dict[str, Any]) -> None:
+    resources = cfn["Resources"]
+    (mapping,) = _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["FunctionName"] == {"Ref": "ExplanationWorkerFunction"}
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["ExplanationQueue", "Arn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # only failed jobs come back
+    assert 1 <= props["BatchSize"] <= 10
+    worker = resources["ExplanationWorkerFunction"]["Properties"]
+    assert props["ScalingConfig"]["MaximumConcurrency"] <= worker["ReservedConcurrentExecutions"]
+
+    queue = resources["ExplanationQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]  # AWS's advice for Lambda event sources
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["ExplanationDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    for name in ("ExplanationQueue", "ExplanationDeadLetterQueue"):
+        assert resources[name]["Properties"]["KmsMasterKeyId"] == {"Ref": "OperationsKey"}, name
+    dead_letters = resources["ExplanationDeadLetterQueue"]["Properties"]
+    assert dead_letters["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]  # a job outlives its move
+
+    decisions = resources["DecisionsFunction"]["Properties"]
+    assert decisions["Environment"]["Variables"]["CANDOR_EXPLANATION_QUEUE_URL"] == {"Ref": "ExplanationQueue"}
+    # The same image as the decisions function (the model libraries and loaders), another entry point.
+    assert worker["PackageType"] == "Image"
+    source = tpl.load_template()["Resources"]
+    build = {"Dockerfile", "DockerContext", "DockerTag"}
+    worker_build, decisions_build = (
+        {k: v for k, v in source[f]["Metadata"].items() if k in build}
+        for f in ("ExplanationWorkerFunction", "DecisionsFunction")
+    )
+    assert worker_build == decisions_build and set(worker_build) == build
+    assert worker["ImageConfig"]["Command"] == ["functions.handlers.explanation_worker.lambda_handler"]
 
 
 # ------------------------------------------------------------------------------ alarms
@@ -455,8 +531,12 @@ def test_throttles_of_every_function_are_alarmed(cfn: dict[str, Any]) -> None:
 def test_queue_depth_and_integrity_failures_are_alarmed(cfn: dict[str, Any]) -> None:
     alarms = list(_alarms(cfn).values())
     for queue in _of_type(cfn, "AWS::SQS::Queue"):
+        # Dead-letter ends alarm on any message; the work queue on its oldest job's age (jobs are normal there).
+        metric = (
+            "ApproximateAgeOfOldestMessage" if queue == "ExplanationQueue" else "ApproximateNumberOfMessagesVisible"
+        )
         assert any(
-            a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+            a.get("MetricName") == metric
             and a["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
             for a in alarms
         ), queue
@@ -483,3 +563,17 @@ def test_every_checkov_skip_is_justified() -> None:
         assert len(skip.get("comment", "").split()) >= 8, (name, skip["id"])  # a reason, not a shrug
     # No blanket or suppressed-everywhere checks: each function states its own.
     assert {skip["id"] for _, skip in skips} == {"CKV_AWS_7", "CKV_AWS_18", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_120"}
+
+
+def test_remote_models_are_callable_only_when_named_at_deploy_time(cfn):
+    policies = _of_type(cfn, "AWS::IAM::ManagedPolicy")
+    for name, condition, actions in [
+        ("RemoteModelsPolicy", "HasRemoteModels", {"sagemaker:InvokeEndpoint", "lambda:InvokeFunction"}),
+        ("RemoteModelSecretsPolicy", "HasRemoteModelSecrets", {"secretsmanager:GetSecretValue", "ssm:GetParameter"}),
+    ]:
+        policy = policies[name]
+        assert policy["Condition"] == condition  # no models named: no permission at all
+        roles = {_key(role) for role in policy["Properties"]["Roles"]}
+        assert roles == {_key({"Ref": "DecisionsFunctionRole"}), _key({"Ref": "ExplanationWorkerFunctionRole"})}
+        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert set(statement["Action"]) == actions and "*" not in _key(statement["Resource"])

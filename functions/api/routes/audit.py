@@ -22,6 +22,7 @@ from functions.domain.audit import (
     parse_window,
     plan_listing,
 )
+from functions.domain.completion_seal import completion_verifies
 from functions.domain.errors import InvalidInput, UnknownRecord
 from functions.domain.integrity import IntegrityReport
 from functions.domain.reports import (
@@ -33,7 +34,7 @@ from functions.domain.reports import (
 )
 from functions.domain.seal import verify
 from functions.integrity_service import integrity_service
-from functions.schemas.record import ExplanationRecord
+from functions.schemas.record import ExplanationRecord, SealedCompletion
 from functions.schemas.settings import audit_settings
 
 router = Router()
@@ -80,6 +81,14 @@ class AuditRecord(BaseModel):
     verified: bool = Field(description="The envelope hashes to its content_sha256 and commits to the personal part.")
     erasure_status: str | None = Field(description="'erased' (personal part deleted) or 'restricted' (not served).")
     appeal: dict[str, Any] | None = None
+    completion: SealedCompletion | None = Field(
+        default=None,
+        description="A pending explanation, completed after the answer by the worker: a second write-once object "
+        "that names the envelope it completes by its hash. Absent while the explanation is pending.",
+    )
+    completion_verified: bool | None = Field(
+        default=None, description="The completion hashes to its content_sha256 and names this record's envelope."
+    )
 
 
 def _now() -> datetime:
@@ -160,6 +169,8 @@ def get_explanation(decision_id: Annotated[str, Path(max_length=64)]) -> AuditRe
         verified=verify(stored.record),
         erasure_status=status,
         appeal=appeal.model_dump(mode="json", exclude={"reason"} if status else set()) if appeal else None,
+        completion=stored.completion,
+        completion_verified=completion_verifies(stored.completion, stored.record) if stored.completion else None,
     )
 
 

@@ -22,6 +22,7 @@ from functions.api import customer_page
 from functions.api.customer_dependencies import CustomerServices, customer_services
 from functions.api.errors import HttpError, documented, error_response
 from functions.domain.appeals import file_appeal
+from functions.domain.completion_seal import current_explanation
 from functions.domain.customer_view import RESTRICTED, customer_view, restricted_view
 from functions.domain.errors import InvalidInput
 from functions.schemas.customer import AppealRequest, CustomerView
@@ -88,6 +89,7 @@ def _view(services: CustomerServices, stored: StoredRecord) -> CustomerView:
         notices=services.notices,
         operator=services.operator,
         appeal=appeal.public() if appeal else None,
+        explanation=current_explanation(stored.record, stored.completion),  # pending until the worker completes it
     )
 
 

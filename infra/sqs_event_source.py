@@ -1,0 +1,155 @@
+"""Lambda's SQS event source mapping, locally: poll a queue, invoke the handler, delete what succeeded.
+
+As in AWS: the handler gets a batch of at most `BatchSize` records in Lambda's SQS event shape;
+with `ReportBatchItemFailures` only the messages it lists in `batchItemFailures` stay on the
+queue (an error or an unreadable response keeps the whole batch); the rest are deleted. Messages
+kept come back after the queue's visibility timeout, and after `maxReceiveCount` receipts SQS
+(moto) moves them to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from infra.function_logs import FunctionLogs
+from infra.gateway import LambdaContext
+from infra.local_aws import ACCOUNT_ID, REGION
+from infra.template import QueueSubscription
+
+logger = logging.getLogger(__name__)
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """Lambda's SQS event for messages as ReceiveMessage returned them (all attributes requested)."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": dict(m.get("Attributes") or {}),
+                "messageAttributes": {
+                    name: {
+                        "stringValue": value.get("StringValue"),
+                        "binaryValue": value.get("BinaryValue"),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": value["DataType"],
+                    }
+                    for name, value in (m.get("MessageAttributes") or {}).items()
+                },
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+def failed_ids(response: Any, batch: list[str], report_batch_item_failures: bool) -> set[str]:
+    """The message ids Lambda would leave on the queue after this response."""
+    if not report_batch_item_failures:
+        return set()
+    if not isinstance(response, dict):
+        return set(batch) if response is not None else set()
+    failures = response.get("batchItemFailures") or []
+    ids = {f.get("itemIdentifier") for f in failures if isinstance(f, dict)}
+    if not all(isinstance(i, str) and i in batch for i in ids):
+        return set(batch)  # an unknown or empty identifier fails the whole batch, as in Lambda
+    return {str(i) for i in ids}
+
+
+class SqsEventSource:
+    """A polling thread standing in for one event source mapping of the template."""
+
+    def __init__(
+        self,
+        subscription: QueueSubscription,
+        queue_url: str,
+        handler: Handler,
+        sqs: Any,
+        *,
+        logs: FunctionLogs | None = None,
+        wait_seconds: int = 1,
+    ) -> None:
+        self.subscription = subscription
+        self.queue_url = queue_url
+        self.handler = handler
+        self.sqs = sqs
+        self.logs = logs
+        self.wait_seconds = wait_seconds
+        self.queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"sqs-{self.subscription.function}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.wait_seconds + 10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                if self._stop.is_set():
+                    break  # moto was stopped under us
+                logger.error("polling %s failed:\n%s", self.queue_url, traceback.format_exc())
+                self._stop.wait(1)
+
+    def poll_once(self) -> int:
+        """Receive one batch, invoke the handler, delete what succeeded; the number of messages received."""
+        received = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(self.subscription.batch_size, 10),
+            WaitTimeSeconds=self.wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = received.get("Messages") or []
+        if not messages:
+            return 0
+        batch = [m["MessageId"] for m in messages]
+        keep = set(batch)  # a handler that raises leaves the whole batch for a retry
+        try:
+            with self.logs.capture(self.subscription.function) if self.logs else contextlib.nullcontext():
+                response = self.handler(sqs_event(messages, self.queue_arn), self._context())
+            keep = failed_ids(response, batch, self.subscription.report_batch_item_failures)
+        except Exception:
+            logger.error(
+                "%s failed on a batch of %d:\n%s", self.subscription.function, len(batch), traceback.format_exc()
+            )
+        done = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+            for i, m in enumerate(messages)
+            if m["MessageId"] not in keep
+        ]
+        if done:
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=done)
+        return len(messages)
+
+    def _context(self) -> LambdaContext:
+        name = self.subscription.function
+        return LambdaContext(
+            function_name=name,
+            memory_limit_in_mb=self.subscription.memory_mb,
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}",
+            aws_request_id=str(uuid.uuid4()),
+            timeout_s=float(self.subscription.timeout_s),
+        )

@@ -1,0 +1,83 @@
+"""Models behind an HTTPS endpoint on 127.0.0.1, wrapped by Candor over the local stack's HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from infra.model_server import Garbage, Slow, Status
+from infra.synthetic import refund_requests
+from tests.e2e.conftest import Client
+
+pytestmark = pytest.mark.e2e
+
+
+def refund_body(request_id: str, **changes: Any) -> dict[str, Any]:
+    body = {k: v for k, v in refund_requests(1, seed=21)[0].items() if k != "label"}
+    return {**body, "request_id": request_id, **changes}
+
+
+@pytest.fixture
+def refunds_server(api: Client) -> Iterator[Any]:
+    server = api.stack.remote.servers["refund-decision"]
+    yield server
+    server.set_fault(None)
+
+
+def test_a_remote_decision_is_explained_in_one_batched_call_and_sealed(api: Client, refunds_server):
+    before = refunds_server.requests
+    answer = api.decide("refund-remote", refund_body("remote-1", locale="es-ES"))
+
+    assert answer.status_code == 200, answer.text
+    decision = answer.json()
+    explanation = decision["explanation"]
+    assert explanation["status"] == "complete" and explanation["exact"] is False
+    assert explanation["method"] == "permutation_shap"
+    sampling = explanation["sampling"]
+    assert sampling["model_calls"] == 1 and sampling["evaluations"] <= sampling["max_evaluations"]
+    assert refunds_server.requests - before == 2  # the decision, then every perturbed row at once
+    assert explanation["additivity_error"] < 1e-9 and explanation["summary_locale"] == "es"
+    assert decision["disclosure"]["ai_system"] is True
+
+    record = api.call("GET", f"/v1/explanations/{decision['decision_id']}", role="auditor").json()
+    envelope = record["record"]["envelope"]
+    assert envelope["model"]["endpoint"] == refunds_server.url("/invocations")
+    assert envelope["model"]["artifact_sha256"] is None
+    assert envelope["explainer"]["exact"] is False and envelope["explanation"]["sampling"]["model_calls"] == 1
+
+
+def test_the_same_request_gets_the_same_explanation(api: Client):
+    first = api.decide("refund-remote", refund_body("remote-same-1")).json()["explanation"]
+    second = api.decide("refund-remote", refund_body("remote-same-2")).json()["explanation"]
+    assert [c["attribution"] for c in first["contributions"]] == [c["attribution"] for c in second["contributions"]]
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        (Slow(30), 503, "model_timeout"),
+        (Status(500), 503, "model_unavailable"),
+        (Garbage(), 502, "bad_model_output"),
+    ],
+)
+def test_a_failing_endpoint_gives_a_clear_5xx_and_stores_nothing(api: Client, refunds_server, fault, status, code):
+    stored = api.stored()
+    refunds_server.set_fault(fault)
+    answer = api.decide("refund-remote", refund_body(f"remote-fault-{code}"))
+    assert answer.status_code == status and answer.json()["error"]["code"] == code
+    assert api.stored() == stored
+
+
+def test_a_remote_text_model_gets_token_attributions_on_the_customers_words(api: Client):
+    message = "I was charged twice for my order this month"
+    answer = api.decide("router-remote", {"request_id": "remote-text-1", "inputs": {"text": message}})
+
+    assert answer.status_code == 200, answer.text
+    explanation = answer.json()["explanation"]
+    assert answer.json()["outcome"]["label"] == "billing"
+    assert explanation["status"] == "complete" and explanation["sampling"]["model_calls"] == 1
+    words = {message[start:end].lower() for c in explanation["contributions"] for start, end in c["spans"]}
+    assert "charged" in words
+    assert explanation["additivity_error"] < 1e-9
