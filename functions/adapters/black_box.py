@@ -47,6 +47,7 @@ from functions.domain.errors import (
     ModelTimeout,
 )
 from functions.domain.ports import BatchModel, ExplainedItem, ModelRun, Prediction, Sampling
+from functions.domain.presentation import span_key
 from functions.schemas.api import FeatureValue
 from functions.schemas.manifest import ModelManifest, RemoteCall
 from functions.schemas.record import ExplainerRef
@@ -104,6 +105,8 @@ class BlackBoxRuntime:
         )
         if self._text:
             self._tokens = TokenShap(spec.method, seed=spec.seed, output_units=manifest.output_units)
+            # shap compiles its text masking on first use (seconds): pay that at load, with a stand-in model.
+            self._tokens.explain_sampled("warm up", lambda texts: np.zeros(len(texts)), samples=2, model_output=0.0)
             return
         self._background, self._weights = self._summarised(background_rows)
         n, f = self._background.shape
@@ -317,12 +320,12 @@ class BlackBoxRuntime:
         errors = np.array([result.standard_errors[p].sum() for p in groups.values()])
         items = tuple(
             ExplainedItem(
-                key=word,
+                key=span_key(tokens[positions[0]].start, tokens[positions[0]].end),  # records never quote the text
                 value=len(positions),
                 attribution=float(value),
                 spans=tuple((tokens[p].start, tokens[p].end) for p in positions),
             )
-            for (word, positions), value in zip(groups.items(), values, strict=True)
+            for positions, value in zip(groups.values(), values, strict=True)
         )
         grouped = Attribution(a.method, a.output_units, a.base_value, values, a.model_output, exact=False)
         return items, grouped, errors

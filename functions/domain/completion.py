@@ -144,7 +144,7 @@ def complete_explanation(
     decided = Decided(
         manifest, prediction, inputs, env.locale, _outcome_display(manifest, env, language), env.outcome.adverse
     )
-    explanation = recorded(explained(decided, runtime.explainer, run), prediction.model_output)
+    explanation = recorded(explained(decided, runtime.explainer, run), decided)
     return _sealed(record, runtime.explainer, explanation, now)
 
 

@@ -8,11 +8,12 @@ is the version that was shown.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from functions.domain.disclosure import NoticeCatalogue, OperatorProfile
-from functions.domain.presentation import display_value, language_of, localized
+from functions.domain.presentation import display_value, language_of, localized, span_of
 from functions.schemas.customer import (
     Appeal,
     CustomerLinks,
@@ -40,6 +41,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "been erased. The decision itself, its reasons and the notice you were shown are kept as the law requires.",
         "restricted": "This record is restricted: we may not show or use it while your request about it is "
         "handled. To talk about it, contact a person: {contact}",
+        "erased_word": "a word of your message (erased)",
     },
     "es": {
         "routed": "Su mensaje se ha enviado a nuestro equipo de {label}.",
@@ -53,6 +55,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "se han borrado. La decisión, sus motivos y el aviso que se le mostró se conservan como exige la ley.",
         "restricted": "Este registro está limitado: no podemos mostrarlo ni usarlo mientras se tramita su "
         "solicitud sobre él. Para hablar de ello, contacte con una persona: {contact}",
+        "erased_word": "una palabra de su mensaje (borrada)",
     },
 }
 
@@ -138,8 +141,7 @@ def customer_view(
             name = localized(feature.display_names, language)
             value = display_value(feature, inputs[feature.name], language) if feature.name in inputs else None
         else:  # a word of the customer's message (text models)
-            opening, closing = _QUOTES[language]
-            name, value = f"{opening}{contribution.feature}{closing}", None
+            name, value = _word(contribution.feature, inputs, manifest, language), None
         reasons.append(
             CustomerReason(
                 display_name=name,
@@ -183,3 +185,13 @@ def customer_view(
         appeal=appeal,
         links=links_for(env.decision_id),
     )
+
+
+def _word(key: str, inputs: Mapping[str, Any], manifest: ModelManifest | None, language: str) -> str:
+    """A word that weighed, quoted: a model's vocabulary word, or by position the customer's own word."""
+    opening, closing = _QUOTES[language]
+    span = span_of(key)
+    if span is None:
+        return f"{opening}{key}{closing}"
+    message = next((str(inputs[f.name]) for f in (manifest.features if manifest else []) if f.name in inputs), None)
+    return f"{opening}{message[span[0] : span[1]]}{closing}" if message is not None else TEXTS[language]["erased_word"]

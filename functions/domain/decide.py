@@ -114,7 +114,7 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
             adverse=outcome.adverse,
             probabilities={label.name: p for label, p in zip(manifest.labels, prediction.probabilities, strict=True)},
         ),
-        explanation=recorded(explanation, prediction.model_output),
+        explanation=recorded(explanation, context),
         disclosure=RecordedNotice(notice_id=notice.notice_id, locale=notice.locale, jurisdiction=notice.jurisdiction),
         retention=Retention(
             retention_class=manifest.retention_class,

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from functions.domain.narrative import Reason, summarize, unexplained_summary
+from functions.domain.narrative import Reason, Summary, message_words_summary, summarize, unexplained_summary
 from functions.domain.ports import ModelRun, Prediction
-from functions.domain.presentation import item_display, language_of, localized
+from functions.domain.presentation import item_display, language_of, localized, span_of
 from functions.schemas.api import Contribution, Explanation, FeatureValue, Sampling
 from functions.schemas.manifest import ModelManifest
 from functions.schemas.record import (
@@ -92,23 +92,36 @@ def unexplained(decided: Decided, status: Literal["pending", "not_explained"], r
     )
 
 
-def recorded(explanation: Explanation, model_output: float) -> RecordedExplanation:
-    """The record's form: attributions by feature name only (display values are personal)."""
+def recorded(explanation: Explanation, decided: Decided) -> RecordedExplanation:
+    """The record's form: attributions by feature name only (display values are personal).
+
+    Words of a free-text message are keyed by position (`span_key`), and a summary that
+    would quote them is kept in general terms: the archive outlives any erasure.
+    """
     sampling = explanation.sampling
+    quotes_message = any(span_of(c.feature) for c in explanation.contributions)
+    summary = _general_summary(decided).text if quotes_message else explanation.summary
     return RecordedExplanation(
         status=explanation.status,
         status_reason=explanation.status_reason,
         output_units=explanation.output_units,
         explained_output=explanation.explained_output,
         base_value=explanation.base_value,
-        model_output=model_output,
+        model_output=decided.prediction.model_output,
         additivity_error=explanation.additivity_error,
         contributions=[
             RecordedContribution(feature=c.feature, attribution=c.attribution) for c in explanation.contributions
         ],
-        summary=explanation.summary,
+        summary=summary,
         summary_locale=explanation.summary_locale,
         sampling=RecordedSampling(**sampling.model_dump()) if sampling else None,
+    )
+
+
+def _general_summary(decided: Decided) -> Summary:
+    """The summary without the message's words, which the record's reasons point at by position."""
+    return message_words_summary(
+        kind=decided.manifest.kind, locale=decided.locale, outcome=decided.outcome_display, adverse=decided.adverse
     )
 
 

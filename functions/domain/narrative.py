@@ -130,6 +130,7 @@ _PHRASES = {
         "review": "If you disagree, you can ask for a person to review this decision.",
         "pending": "The reasons for it are still being worked out; they will appear on your explanation page shortly.",
         "not_explained": "It was not explained individually; you can ask a person to explain or review it.",
+        "words": "The words of your message that weighed most for and against it are listed below.",
     },
     "es": {
         "routed": "Hemos dirigido su mensaje a {outcome}.",
@@ -138,6 +139,7 @@ _PHRASES = {
         "review": "Si no está de acuerdo, puede pedir que una persona revise esta decisión.",
         "pending": "Sus motivos aún se están calculando; aparecerán en breve en su página de explicación.",
         "not_explained": "No se explicó de forma individual; puede pedir que una persona se la explique o la revise.",
+        "words": "Abajo figuran las palabras de su mensaje que más pesaron a favor y en contra.",
     },
 }
 
@@ -190,5 +192,17 @@ def unexplained_summary(
     phrases = _PHRASES[resolved.language]
     sentences = [phrases["routed" if kind == "routing" else "decided"].format(outcome=outcome), phrases[status]]
     if kind == "decision" and adverse and status == "pending":
+        sentences.append(phrases["review"])
+    return Summary(text=" ".join(sentences), locale=resolved.language, fallback=resolved.fallback)
+
+
+def message_words_summary(
+    *, kind: Literal["routing", "decision"], locale: str, outcome: str, adverse: bool | None
+) -> Summary:
+    """A summary that points at the message's words without quoting them (what records keep)."""
+    resolved = resolve_language(locale, SUPPORTED_LANGUAGES)
+    phrases = _PHRASES[resolved.language]
+    sentences = [phrases["routed" if kind == "routing" else "decided"].format(outcome=outcome), phrases["words"]]
+    if kind == "decision" and adverse:
         sentences.append(phrases["review"])
     return Summary(text=" ".join(sentences), locale=resolved.language, fallback=resolved.fallback)

@@ -12,6 +12,27 @@ _YES_NO = {"en": ("yes", "no"), "es": ("sí", "no")}
 _QUOTES = {"en": ("\u201c", "\u201d"), "es": ("\u00ab", "\u00bb")}
 
 
+SPAN_KEY_PREFIX = "span:"
+
+
+def span_key(start: int, end: int) -> str:
+    """A word of a free-text message named by where it sits, not by what it says.
+
+    Records are kept for years and the archive cannot forget; a word of a customer's
+    message can be a name. Keyed by position, the word itself stays in the (erasable)
+    personal part, which still shows it while it exists.
+    """
+    return f"{SPAN_KEY_PREFIX}{start}-{end}"
+
+
+def span_of(key: str) -> tuple[int, int] | None:
+    """(start, end) of a `span_key`, None for any other key."""
+    if not key.startswith(SPAN_KEY_PREFIX):
+        return None
+    start, _, end = key.removeprefix(SPAN_KEY_PREFIX).partition("-")
+    return int(start), int(end)
+
+
 def language_of(locale: str) -> str:
     """`es-ES`, `es_MX`, `ES` -> `es`; anything unsupported -> `en` (the notice's own rule)."""
     return resolve_language(locale, SUPPORTED_LANGUAGES).language

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -81,3 +83,24 @@ def test_a_remote_text_model_gets_token_attributions_on_the_customers_words(api:
     words = {message[start:end].lower() for c in explanation["contributions"] for start, end in c["spans"]}
     assert "charged" in words
     assert explanation["additivity_error"] < 1e-9
+
+
+def test_a_black_box_text_explanation_never_quotes_the_message_in_the_sealed_record(api: Client):
+    """Every word of the message gets an attribution from a black box, names included; the locked envelope,
+    which no erasure can reach, names them by position, and only the erasable personal part holds the words."""
+    message = "Zebulon Quiñonez was charged twice for the same order"
+    answer = api.decide("router-remote", {"request_id": "remote-name-1", "inputs": {"text": message}})
+    assert answer.status_code == 200, answer.text
+    shown = [c["display_name"] for c in answer.json()["explanation"]["contributions"]]
+    assert "\u201ccharged\u201d" in shown  # the response quotes the words that weighed (a name would be one)
+
+    record = api.call("GET", f"/v1/explanations/{answer.json()['decision_id']}", role="auditor").json()["record"]
+    envelope = json.dumps(record["envelope"], ensure_ascii=False)
+    assert "Zebulon" not in envelope and "Quiñonez" not in envelope and "charged" not in envelope
+    assert record["personal"]["inputs"]["text"] == message
+    index = api.aws("dynamodb").scan(TableName=api.stack.env["CANDOR_RECORDS_TABLE"])["Items"]
+    assert not any("Zebulon" in json.dumps(item, ensure_ascii=False) for item in index)
+
+    link = urlsplit(answer.json()["links"]["customer_view"])  # the customer still sees their own words
+    view = api.call("GET", f"{link.path.removesuffix('/view')}?{link.query}", role=None).json()
+    assert "\u201ccharged\u201d" in [reason["display_name"] for reason in view["reasons"]]

@@ -316,7 +316,9 @@ def test_text_attributions_point_at_the_words_and_add_up(method: str) -> None:
     assert run.sampling is not None and run.sampling.model_calls == 1
     assert run.sampling.evaluations <= 500
     assert abs(run.attribution.base_value + sum(i.attribution for i in run.items) - prediction.model_output) < 1e-9
-    by_word = {i.key: i for i in run.items}
+    # Keyed by the first occurrence's position: records never quote the message itself.
+    by_word = {message[slice(*i.spans[0])].lower(): i for i in run.items if i.spans}
+    assert {i.key for i in run.items} == {f"span:{a}-{b}" for a, b in (i.spans[0] for i in run.items if i.spans)}
     assert by_word["refund"].value == 2
     assert [message[a:b] for a, b in by_word["refund"].spans or ()] == ["refund", "refund"]
     assert [message[a:b] for a, b in by_word["late"].spans or ()] == ["LATE"]
