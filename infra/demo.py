@@ -2,7 +2,9 @@
 
 Starts moto and the HTTP gateway, asks for the disclosure notice at first contact, sends
 English and Spanish turns to both bundled models over HTTP, prints each answer with its
-reasons and notice, and shows where each record landed (DynamoDB item, S3 object).
+reasons and notice, and shows where each record landed (DynamoDB item, S3 object). Then
+the same models behind HTTPS endpoints on 127.0.0.1: explained as black boxes in one
+batched call, and once deferred, completed by the queue worker.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+import time
 from typing import Any
 
 import boto3
@@ -107,6 +110,21 @@ CONVERSATION: list[tuple[str, dict[str, Any]]] = [
     ),
 ]
 
+# The same models as customers usually run them: behind an HTTPS endpoint (infra/remote_models.py).
+REMOTE_CONVERSATION: list[tuple[str, dict[str, Any]]] = [
+    (
+        "router-remote",
+        {
+            "request_id": "demo-remote-1",
+            "locale": "es-ES",
+            "jurisdiction": "EU",
+            "inputs": {"text": "Me cobraron dos veces la suscripción este mes, quiero que me devuelvan el dinero"},
+        },
+    ),
+    ("refund-remote", {**CONVERSATION[3][1], "request_id": "demo-remote-2"}),
+]
+DEFERRED = ("refund-deferred", {**CONVERSATION[4][1], "request_id": "demo-deferred-1"})
+
 
 def _print_wrapped(label: str, text: str) -> None:
     print(textwrap.fill(text, width=100, initial_indent=f"  {label:<11}", subsequent_indent=" " * 13))
@@ -122,13 +140,35 @@ def _show_answer(model_id: str, request: dict[str, Any], answer: dict[str, Any])
     for c in explanation["contributions"][:4]:
         value = f" = {c['display_value']}" if c.get("display_value") else ""
         print(f"    {c['attribution']:+.3f}  {c['display_name']}{value}")
+    _show_method(explanation)
+    _print_wrapped("notice", f"[{notice['notice_id']}] {notice['notice']}")
+    print(f"  page       {answer['links']['customer_view'][:90]}...")
+
+
+def _show_method(explanation: dict[str, Any]) -> None:
+    if explanation["status"] in ("pending", "not_explained"):
+        print(f"  method     {explanation['method']}: {explanation['status']} ({explanation['status_reason']})")
+        return
     print(
         f"  method     {explanation['method']} ({'exact' if explanation['exact'] else 'approximate'}), "
         f"base {explanation['base_value']:+.3f} {explanation['output_units']}, "
         f"additivity error {explanation['additivity_error']:.1e}"
     )
-    _print_wrapped("notice", f"[{notice['notice_id']}] {notice['notice']}")
-    print(f"  page       {answer['links']['customer_view'][:90]}...")
+    if sampling := explanation.get("sampling"):
+        print(
+            f"  sampling   {sampling['evaluations']} rows in {sampling['model_calls']} call(s) to the endpoint "
+            f"(budget {sampling['max_evaluations']}), standard error <= {sampling['standard_error']:.3f}"
+        )
+
+
+def _completed(http: requests.Session, api: str, auditor: dict[str, str], decision_id: str) -> dict[str, Any] | None:
+    """The worker's completion of a pending explanation, as the auditor API shows it (None after 60 s)."""
+    for _ in range(120):
+        record = http.get(f"{api}/v1/explanations/{decision_id}", headers=auditor, timeout=30).json()
+        if record.get("completion"):
+            return dict(record["completion"]["completion"]["explanation"])
+        time.sleep(0.5)
+    return None
 
 
 def main() -> int:
@@ -145,13 +185,25 @@ def main() -> int:
         _print_wrapped("notice", first.json()["notice"])
 
         answers = []
-        for model_id, request in CONVERSATION:
-            response = http.post(f"{stack.api_url}/v1/decisions/{model_id}", json=request, headers=chatbot, timeout=30)
+        for i, (model_id, request) in enumerate([*CONVERSATION, *REMOTE_CONVERSATION, DEFERRED]):
+            if i == len(CONVERSATION):
+                print(f"\nThe same models behind HTTPS endpoints ({', '.join(stack.remote_urls())}), as black boxes:")
+            response = http.post(f"{stack.api_url}/v1/decisions/{model_id}", json=request, headers=chatbot, timeout=60)
             if response.status_code != 200:
                 print(f"FAILED {model_id} {request['request_id']}: {response.status_code} {response.text}")
                 return 1
             answers.append(response.json())
             _show_answer(model_id, request, answers[-1])
+
+        auditor = {"Authorization": f"Bearer {stack.tokens['auditor']}"}
+        completed = _completed(http, stack.api_url, auditor, answers[-1]["decision_id"])
+        if completed is None:
+            print("FAILED: the worker did not complete the deferred explanation")
+            return 1
+        print(f"\nThe worker completed {answers[-1]['decision_id']} (write-once completion, the record untouched):")
+        _print_wrapped("why", completed["summary"])
+        for c in completed["contributions"][:4]:
+            print(f"    {c['attribution']:+.3f}  {c['feature']}")
 
         replay = http.post(f"{stack.api_url}/v1/decisions/ticket-router", json=CONVERSATION[0][1], headers=chatbot)
         same = replay.json()["decision_id"] == answers[0]["decision_id"]

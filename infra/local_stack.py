@@ -139,6 +139,10 @@ class LocalStack:
             poller.start()
             self._pollers.append(poller)
 
+    def remote_urls(self) -> list[str]:
+        """The HTTPS endpoints of the remote models (none when `remote_models=False`)."""
+        return [server.url() for server in self.remote.servers.values()] if self.remote else []
+
     def stop(self) -> None:
         """Stop serving and polling, stop moto and restore the environment."""
         for poller in self._pollers:
@@ -212,11 +216,7 @@ def _banner(stack: LocalStack) -> str:
         f"  aws --endpoint-url {aws} s3 ls s3://{stack.env['CANDOR_ARCHIVE_BUCKET']} --recursive",
         f"  candor audit --api {api} --token {stack.tokens['auditor']} query --model ticket-router",
         "",
-        *(
-            [f"Remote model endpoints (HTTPS, 127.0.0.1): {', '.join(s.url() for s in stack.remote.servers.values())}"]
-            if stack.remote
-            else []
-        ),
+        *([f"Remote model endpoints (HTTPS): {', '.join(stack.remote_urls())}"] if stack.remote else []),
         f"Function logs (Powertools logs and metrics, as CloudWatch would get them): {stack.logs_dir}/",
         "Ctrl-C stops.",
     ]
