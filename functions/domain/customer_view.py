@@ -177,6 +177,7 @@ def customer_view(
             adverse=env.outcome.adverse,
         ),
         summary=explanation.summary,
+        explanation_status=explanation.status,
         reasons_target=target,
         reasons=reasons,
         data_used=data_used,

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.schemas.api import Notice
+from functions.schemas.api import ExplanationStatus, Notice
 
 MAX_REASON_LENGTH = 2000
 
@@ -93,6 +93,9 @@ class CustomerView(BaseModel):
     disclosure: Notice | None = None
     outcome: CustomerOutcome | None = None
     summary: str | None = Field(default=None, description="The plain-language explanation shown with the answer.")
+    explanation_status: ExplanationStatus | None = Field(
+        default=None, description="complete, partial, pending (shown here once ready) or not_explained."
+    )
     reasons_target: str | None = Field(default=None, description="What positive weights pushed towards.")
     reasons: list[CustomerReason] = Field(default_factory=list, description="Largest first.")
     data_used: list[DataUsed] | None = Field(default=None, description="None once the personal data is erased.")

@@ -57,7 +57,7 @@ def test_a_deferred_explanation_is_completed_by_the_worker_and_shown_when_ready(
 
     link = urlsplit(decision["links"]["customer_view"])
     view = api.call("GET", f"{link.path.removesuffix('/view')}?{link.query}", role=None).json()
-    assert view["summary"] == explanation["summary"]
+    assert view["summary"] == explanation["summary"] and view["explanation_status"] == explanation["status"]
     assert [r["weight"] for r in view["reasons"]] == [c["attribution"] for c in explanation["contributions"]]
 
 
