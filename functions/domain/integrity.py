@@ -163,6 +163,7 @@ class IndexedRecord:
     archive_key: str
     retention_class: str = "standard"
     expires_at: int | None = None  # epoch seconds: end of the delete-after day
+    completion_key: str | None = None  # a deferred explanation's write-once completion, once stored
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,7 @@ class RecordSource(Protocol):
         ...
 
     def extend_retention(self, record: IndexedRecord, until: datetime) -> None:
-        """Lengthen the Object Lock retention of the record's archived envelope."""
+        """Lengthen the Object Lock retention of the record's archived envelope (and completion, if any)."""
         ...
 
 

@@ -24,7 +24,15 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _BATCH = 100  # BatchGetItem's limit
-_FIELDS = ("decision_id", "decided_at", "content_sha256", "archive_key", "retention_class", "expires_at")
+_FIELDS = (
+    "decision_id",
+    "decided_at",
+    "content_sha256",
+    "archive_key",
+    "retention_class",
+    "expires_at",
+    "completion_key",
+)
 _deserializer = TypeDeserializer()
 
 
@@ -81,6 +89,7 @@ class AwsRecordSource:
                     archive_key=str(item.get("archive_key", "")),
                     retention_class=str(item.get("retention_class", "standard")),
                     expires_at=int(expires) if expires is not None else None,
+                    completion_key=str(item["completion_key"]) if item.get("completion_key") else None,
                 )
             unprocessed: Any = answer.get("UnprocessedKeys") or {}
             keys = list((unprocessed.get(self.table) or {}).get("Keys", []))
@@ -111,12 +120,11 @@ class AwsRecordSource:
             return ArchivedEnvelope(sha256=None, problem="unreadable")
 
     def extend_retention(self, record: IndexedRecord, until: datetime) -> None:
-        """Compliance-mode retention until `until` on the envelope (S3 refuses to shorten it)."""
+        """Compliance-mode retention until `until` on the envelope and its completion (S3 refuses to shorten it)."""
         try:
-            self.s3.put_object_retention(
-                Bucket=self.bucket,
-                Key=record.archive_key,
-                Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until},
-            )
+            for key in filter(None, (record.archive_key, record.completion_key)):
+                self.s3.put_object_retention(
+                    Bucket=self.bucket, Key=key, Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until}
+                )
         except (ClientError, BotoCoreError) as error:
             raise DependencyUnavailable("the archive retention could not be extended") from error

@@ -61,8 +61,11 @@ def service() -> IntegrityService:
     return build_integrity_service(AuditSettings())  # from the provisioned environment
 
 
-def seed(env: dict[str, str]) -> list[ExplanationRecord]:
-    """Two records per window, one of them consequential, then the job digests the three windows."""
+def seed(env: dict[str, str], *, completed: bool = False) -> list[ExplanationRecord]:
+    """Two records per window, one of them consequential, then the job digests the three windows.
+
+    `completed`: the consequential record gets a deferred explanation's completion first.
+    """
     records = [
         make_record(n, window + timedelta(minutes=7 + 40 * (n % 2)), consequential=n == 3)
         for n, window in enumerate(w for w in WINDOWS for _ in range(2))
@@ -70,6 +73,8 @@ def seed(env: dict[str, str]) -> list[ExplanationRecord]:
     store = record_store(env)
     for record in records:
         store.put(record)
+    if completed:
+        _store_completion_of(env, records[3])
     run = service().write_due(NOW)
     assert run.windows_written == [iso_utc(w) for w in WINDOWS]
     return records
@@ -156,6 +161,32 @@ def test_a_consequential_record_is_locked_until_its_delete_after_date(integrity_
     # The digest listing it is kept as long.
     digest_head = s3.head_object(Bucket=bucket, Key=digest_key(WINDOWS[1]))
     assert digest_head["ObjectLockRetainUntilDate"] == head["ObjectLockRetainUntilDate"]
+
+
+def test_a_consequential_records_completion_is_locked_as_long_as_the_record(integrity_env: dict[str, str]) -> None:
+    records = seed(integrity_env, completed=True)
+    s3 = boto3.client("s3")
+    bucket = integrity_env["CANDOR_ARCHIVE_BUCKET"]
+    record_until = s3.head_object(Bucket=bucket, Key=archive_key(records[3].envelope))["ObjectLockRetainUntilDate"]
+    completion = s3.head_object(Bucket=bucket, Key=_completion_key(records[3]))
+    assert completion["ObjectLockMode"] == "COMPLIANCE"
+    assert completion["ObjectLockRetainUntilDate"] == record_until
+
+
+def _completion_key(record: ExplanationRecord) -> str:
+    return f"completions/test/{record.envelope.decision_id}.json"
+
+
+def _store_completion_of(env: dict[str, str], record: ExplanationRecord) -> None:
+    """A completion object and the index attribute naming it (the worker's two writes, abridged)."""
+    key = _completion_key(record)
+    boto3.client("s3").put_object(Bucket=env["CANDOR_ARCHIVE_BUCKET"], Key=key, Body=b"{}")
+    boto3.client("dynamodb").update_item(
+        TableName=env["CANDOR_RECORDS_TABLE"],
+        Key={"decision_id": {"S": record.envelope.decision_id}},
+        UpdateExpression="SET completion_key = :key",
+        ExpressionAttributeValues={":key": {"S": key}},
+    )
 
 
 def test_the_scheduled_handler_writes_the_newest_closed_window(aws_env: dict[str, str]) -> None:
