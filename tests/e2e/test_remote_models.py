@@ -61,6 +61,7 @@ def test_the_same_request_gets_the_same_explanation(api: Client):
     [
         (Slow(30), 503, "model_timeout"),
         (Status(500), 503, "model_unavailable"),
+        (Status(429), 503, "model_throttled"),
         (Garbage(), 502, "bad_model_output"),
     ],
 )
