@@ -28,7 +28,7 @@ def _number(value: float | None) -> str:
 def _cells(row: Row) -> list[str]:
     s = row.summary
     if s is None:
-        return [row.name, _number(row.value), "", "", row.unit, row.measured]
+        return [row.name, _number(row.value), "", "", row.unit, row.measured + (f" ({row.note})" if row.note else "")]
     spread = f"{_number(s.p10)}-{_number(s.p90)}"
     p99 = _number(s.p99) if s.p99 is not None else ""
     return [row.name, _number(s.median), spread, p99, row.unit, f"{row.measured} (n={s.runs})"]
