@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from functions.api.keys import SUBJECT_HASH, master_key, purpose_key
 from functions.coldstart import per_container
 from functions.domain.seal import subject_hash
@@ -36,7 +38,9 @@ def appeal_index() -> RecordIndex | None:
 
 @per_container
 def erasure_store() -> AwsErasureStore:
-    return AwsErasureStore.from_settings(audit_settings(), aws_clients.dynamodb(), aws_clients.s3())
+    settings = audit_settings()
+    places = AwsErasureStore.from_settings(settings, aws_clients.dynamodb(), aws_clients.s3())
+    return replace(places, idempotency_table=settings.idempotency_table)
 
 
 @per_container

@@ -83,6 +83,9 @@ class AuditSettings(RecordSettings):
     """The audit side (auditor and privacy routes, integrity digests): reads records, never writes decisions."""
 
     appeals_table: str | None = Field(default=None, description="Appeals, once the customer side records them.")
+    idempotency_table: str | None = Field(
+        default=None, description="The decisions' remembered answers, which erasure deletes with the personal part."
+    )
     digest_key_id: str | None = Field(default=None, description="Asymmetric KMS key that signs integrity digests.")
     max_window_days: int = Field(default=366, gt=0, description="Longest time window one query or report may span.")
     max_page_size: int = Field(default=200, gt=0, le=1000)

@@ -218,6 +218,8 @@ def _reason(error: Exception) -> str:
 class AwsErasureStore(RecordPlaces):
     """The privacy officer's writes: delete personal parts, mark index items, keep a receipt."""
 
+    idempotency_table: str | None = None
+
     def set_legal_hold(self, decision_id: str, on: bool, at: str) -> bool:
         """S3 Object Lock legal hold on the archived envelope, and the flag erasure reads; False if no such decision."""
         try:
@@ -239,10 +241,16 @@ class AwsErasureStore(RecordPlaces):
             raise DependencyUnavailable(f"the legal hold could not be set: {_reason(error)}") from error
         return True
 
-    def erase(self, decision_id: str, at: str) -> None:
-        """Delete every version of the personal part, then drop the segments from the index item."""
+    def erase(self, decision_id: str, at: str, *, answer_key: str | None = None) -> None:
+        """Delete every version of the personal part and the remembered answer, then drop the index's segments.
+
+        `answer_key`: the decision's idempotency record (in `idempotency_table`), which keeps the
+        whole answer, display values of the inputs included, until its TTL.
+        """
         key = personal_key(decision_id)
         try:
+            if answer_key and self.idempotency_table:
+                self.dynamodb.delete_item(TableName=self.idempotency_table, Key={"id": {"S": answer_key}})
             listing = self.s3.list_object_versions(Bucket=self.personal_bucket, Prefix=key)
             versions = [
                 {"Key": v["Key"], "VersionId": v["VersionId"]}

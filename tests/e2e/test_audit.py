@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from functions.stores.idempotency_keys import decision_idempotency_key
 from infra import cli
 from infra.synthetic import refund_requests, ticket_messages
 
@@ -172,6 +173,8 @@ def test_erasure_removes_or_restricts_and_keeps_envelopes_verifiable(api, traffi
     subject = SUBJECTS[1]  # has refund decisions (consequential: kept 3 years) and routing ones (standard)
     window = {"from": traffic["from"], "to": traffic["to"], "limit": 200}
     before = audit(api, "/v1/explanations", subject_id=subject, **window).json()["items"]
+    answers = {i["decision_id"]: answer_key(api, i["decision_id"]) for i in before}
+    assert all(remembered(api, key) for key in answers.values())  # kept for replays of the request_id...
 
     first = api.call("DELETE", f"/v1/subjects/{subject}", role="privacy")
     assert first.status_code == 200, first.text
@@ -194,6 +197,8 @@ def test_erasure_removes_or_restricts_and_keeps_envelopes_verifiable(api, traffi
     assert not s3.list_object_versions(Bucket=env["CANDOR_PERSONAL_BUCKET"], Prefix=f"personal/{erased[0]}").get(
         "Versions"
     )
+    for item in before:  # ... until erasure: the remembered answer repeats the inputs' display values
+        assert remembered(api, answers[item["decision_id"]]) is (item["model_id"] == "refund-decision")
     receipt_key = f"erasures/{receipt['erasure_id']}.json"
     assert s3.head_object(Bucket=env["CANDOR_ARCHIVE_BUCKET"], Key=receipt_key)["ContentLength"] > 0
 
@@ -204,6 +209,17 @@ def test_erasure_removes_or_restricts_and_keeps_envelopes_verifiable(api, traffi
     fairness = audit(api, "/v1/reports/fairness", model_id="refund-decision", attribute="age_band",
                      min_group_size=20, **{"from": traffic["from"], "to": traffic["to"]}).json()  # fmt: skip
     assert fairness["unknown"] == actions["restricted"]
+
+
+def answer_key(api, decision_id: str) -> str:
+    """Where Powertools Idempotency keeps the decision's answer (model id and request_id from the record)."""
+    envelope = audit(api, f"/v1/explanations/{decision_id}").json()["record"]["envelope"]
+    return decision_idempotency_key(envelope["model"]["id"], envelope["request_id"])
+
+
+def remembered(api, key: str) -> bool:
+    table = api.stack.env["CANDOR_IDEMPOTENCY_TABLE"]
+    return "Item" in api.aws("dynamodb").get_item(TableName=table, Key={"id": {"S": key}})
 
 
 def test_the_cli_queries_exports_and_reports(api, traffic, capsys):

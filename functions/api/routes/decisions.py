@@ -22,6 +22,7 @@ from functions.domain.decide import decide
 from functions.domain.inputs import validate_inputs
 from functions.schemas.api import DecisionRequest, DecisionResponse
 from functions.schemas.settings import decision_settings
+from functions.stores.idempotency_keys import DECISION_KEY_PREFIX
 
 router = Router()
 metrics = Metrics()
@@ -61,7 +62,11 @@ def idempotent_decide() -> Any:
     """`_decide_once` behind Powertools Idempotency: a replay returns the stored first answer."""
     store = DynamoDBPersistenceLayer(table_name=decision_settings().idempotency_table)
     return idempotent_function(
-        _decide_once, data_keyword_argument="data", persistence_store=store, config=_idempotency_config()
+        _decide_once,
+        data_keyword_argument="data",
+        persistence_store=store,
+        config=_idempotency_config(),
+        key_prefix=DECISION_KEY_PREFIX,  # a key the privacy function can derive (decision_idempotency_key)
     )
 
 

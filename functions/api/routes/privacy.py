@@ -17,6 +17,7 @@ from functions.domain.erasure import ErasedRecord, ErasureReceipt, action_for, r
 from functions.domain.errors import UnknownRecord
 from functions.domain.ids import new_ulid
 from functions.domain.seal import canonical_json
+from functions.stores.idempotency_keys import decision_idempotency_key
 
 router = Router()
 
@@ -48,12 +49,21 @@ def erase_subject(subject_id: Annotated[str, Path(min_length=1, max_length=256)]
     items = record_index().stream(
         [("by_subject", "subject_hash", subject)],
         *ALL_TIME,
-        projection=("decision_id", "erasure_status", "retention_class", "expires_at", "legal_hold"),
+        projection=(
+            "decision_id",
+            "erasure_status",
+            "retention_class",
+            "expires_at",
+            "legal_hold",
+            "model_id",
+            "request_id",
+        ),
     )
     for item in items:
         action = action_for(item, int(now.timestamp()))
         if action == "erase":
-            store.erase(item["decision_id"], at)
+            answer_key = decision_idempotency_key(str(item["model_id"]), str(item["request_id"]))
+            store.erase(item["decision_id"], at, answer_key=answer_key)
         elif action == "restrict":
             store.restrict(item["decision_id"], at)
         done = {"erase": "erased", "restrict": "restricted", "none": "already_done"}[action]
