@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -31,9 +32,9 @@ from typing import Any
 from infra import template as tpl
 from infra.function_logs import FunctionLogs, installed
 from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens, make_event
-from infra.local_aws import MotoEndpoint, local_name, provision, session_client, start_moto
+from infra.local_aws import REGION, MotoEndpoint, local_name, provision, session_client, start_moto
 from infra.remote_models import ServedRegistry, served_registry
-from infra.sqs_event_source import SqsEventSource
+from infra.sqs_event_source import SqsEventSource, sqs_event
 
 EVENTS_DIR = tpl.REPO_ROOT / "events"
 
@@ -401,7 +402,21 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
             request_id=f"evt-{name}",
             now=_EVENT_TIME,
         )
+    events["explanation-job.json"] = _explanation_job()
     return events
+
+
+def _explanation_job() -> dict[str, Any]:
+    """What the explanation worker gets from its queue: one pending decision to complete."""
+    body = json.dumps({"decision_id": "01KB0000000000000000000000", "model_id": "refund-deferred"})
+    message = {
+        "MessageId": "0b5cfa3e-6a8f-4c2e-9a53-2f4f0f3a1c11",
+        "ReceiptHandle": "evt-explanation-job",
+        "Body": body,
+        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum of the body
+        "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1785722400000"},
+    }
+    return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:candor-explanations")
 
 
 def _render(event: Mapping[str, Any]) -> str:

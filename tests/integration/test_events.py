@@ -38,7 +38,23 @@ EXPECTED = {
 
 
 def test_every_event_file_is_covered():
-    assert {p.name for p in EVENTS.glob("*.json")} == set(EXPECTED)
+    assert {p.name for p in EVENTS.glob("*.json")} == {*EXPECTED, "explanation-job.json"}
+
+
+def test_the_explanation_job_event_through_the_worker(aws_env):
+    """A job whose record does not exist (yet) is reported as failed, so SQS delivers it again later."""
+    from functions.handlers.explanation_worker import lambda_handler
+
+    event = json.loads((EVENTS / "explanation-job.json").read_text())
+    context = LambdaContext(
+        function_name="explanation-worker",
+        memory_limit_in_mb=1024,
+        invoked_function_arn="arn:aws:lambda:::function:explanation-worker",
+        aws_request_id="test",
+        timeout_s=300,
+    )
+    response = lambda_handler(event, context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
