@@ -469,6 +469,7 @@ def test_only_the_integrity_job_may_lengthen_retention() -> None:
     (statement,) = granted["IntegrityFunction"]
     assert statement["Resource"] == [
         {"Fn::Sub": "${ArchiveBucket.Arn}/records/*"},
+        {"Fn::Sub": "${ArchiveBucket.Arn}/completions/*"},
         {"Fn::Sub": "${ArchiveBucket.Arn}/digests/*"},
     ]
     every_action = {a for name in functions for s in _function_statements(name) for a in _as_list(s["Action"])}
