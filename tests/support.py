@@ -10,6 +10,7 @@ from functions.coldstart import forget_everything
 from functions.domain.ports import ModelRun, ModelRuntime, Prediction
 from functions.schemas.api import FeatureValue
 from functions.stores.record_store import AwsRecordStore
+from infra.gateway import LambdaContext
 
 
 def fresh_container() -> None:
@@ -38,3 +39,14 @@ def predict_and_explain(runtime: ModelRuntime, inputs: Mapping[str, FeatureValue
     """Both steps of a model run as the decision path takes them, without a deadline."""
     prediction = runtime.predict(inputs)
     return prediction, runtime.explain(inputs, prediction, math.inf)
+
+
+def lambda_context(function: str, timeout_s: float = 15, memory_mb: int = 1024) -> LambdaContext:
+    """The context Lambda hands a handler, for calling handlers directly."""
+    return LambdaContext(
+        function_name=function,
+        memory_limit_in_mb=memory_mb,
+        invoked_function_arn=f"arn:aws:lambda:eu-west-1:123456789012:function:{function}",
+        aws_request_id="test",
+        timeout_s=timeout_s,
+    )

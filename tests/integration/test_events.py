@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.gateway import LambdaContext
+from tests.support import lambda_context
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -46,14 +46,7 @@ def test_the_explanation_job_event_through_the_worker(aws_env):
     from functions.handlers.explanation_worker import lambda_handler
 
     event = json.loads((EVENTS / "explanation-job.json").read_text())
-    context = LambdaContext(
-        function_name="explanation-worker",
-        memory_limit_in_mb=1024,
-        invoked_function_arn="arn:aws:lambda:::function:explanation-worker",
-        aws_request_id="test",
-        timeout_s=300,
-    )
-    response = lambda_handler(event, context)
+    response = lambda_handler(event, lambda_context("explanation-worker", timeout_s=300))
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
 
 
@@ -64,14 +57,7 @@ def test_event_through_its_handler(aws_env, name):
     module, status = EXPECTED[name]
     modules = {"catalog": catalog, "decisions": decisions, "customer": customer, "audit": audit, "privacy": privacy}
     handler = modules[module].lambda_handler
-    context = LambdaContext(
-        function_name=module,
-        memory_limit_in_mb=1024,
-        invoked_function_arn=f"arn:aws:lambda:::function:{module}",
-        aws_request_id="test",
-        timeout_s=15,
-    )
-    response = handler(json.loads((EVENTS / name).read_text()), context)
+    response = handler(json.loads((EVENTS / name).read_text()), lambda_context(module))
     assert response["statusCode"] == status, response["body"]
     if name.startswith("customer-view"):  # the page: HTML, even for its 403
         assert response["multiValueHeaders"]["Content-Type"][0].startswith("text/html")

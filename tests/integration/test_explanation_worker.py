@@ -30,7 +30,7 @@ from functions.stores.record_store import AwsRecordStore, put_new_object
 from infra import template as tpl
 from infra.gateway import LambdaContext, make_event
 from infra.sqs_event_source import failed_ids, sqs_event
-from tests.support import record_store
+from tests.support import lambda_context, record_store
 from tests.unit.domain.test_decide import BASE, NOW, request
 from tests.unit.domain.test_explanation_policy import WEIGHTS, remote, with_manifest
 from tests.unit.fakes import FakeCatalog, FixedRuntime, MemoryRecordStore
@@ -39,13 +39,7 @@ DEFERRED = remote(timing="deferred")
 
 
 def context(function: str = "ExplanationWorkerFunction", timeout_s: float = 300) -> LambdaContext:
-    return LambdaContext(
-        function_name=function,
-        memory_limit_in_mb=1024,
-        invoked_function_arn=f"arn:aws:lambda:eu-west-1:123456789012:function:{function}",
-        aws_request_id="test",
-        timeout_s=timeout_s,
-    )
+    return lambda_context(function, timeout_s)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from functions.schemas.record import ExplanationRecord, Retention
 from functions.schemas.settings import AuditSettings
 from functions.stores.digest_store import digest_key
 from functions.stores.record_store import AwsRecordStore, archive_key
-from infra.gateway import LambdaContext
+from tests.support import lambda_context
 from tests.support import record_store as support_record_store
 from tests.unit.domain.records import sample_envelope, sample_personal
 
@@ -203,13 +203,7 @@ def test_the_scheduled_handler_writes_the_newest_closed_window(aws_env: dict[str
         "resources": ["arn:aws:events:eu-west-1:123456789012:rule/candor-integrity-hourly"],
         "detail": {},
     }
-    context = LambdaContext(
-        function_name="integrity",
-        memory_limit_in_mb=512,
-        invoked_function_arn="arn:aws:lambda:::function:integrity",
-        aws_request_id="test",
-        timeout_s=900,
-    )
+    context = lambda_context("integrity", timeout_s=900, memory_mb=512)
     result = lambda_handler(event, context)
     assert len(result["windows_written"]) == 1  # no digest yet: the chain starts at the newest closed window
     assert result["caught_up"] is True
