@@ -397,16 +397,18 @@ BUNDLED_PREDICTORS: dict[str, Callable[[Path], Predict]] = {
 
 
 def remote_manifest(model_id: str, adapter: dict[str, Any], models_dir: Path = MODELS_DIR) -> ModelManifest:
-    """The bundled manifest of `model_id`, with its model moved behind `adapter` (a remote adapter's JSON).
+    """The bundled manifest of `model_id`, with its model moved behind `adapter` (a remote adapter's JSON)."""
+    return ModelManifest.model_validate(remote_document(model_id, adapter, models_dir))
 
-    The artifact goes (the model is elsewhere now) and the explainer becomes the black-box
-    one, as the schema requires of remote models.
-    """
-    document = json.loads((models_dir / model_id / "manifest.json").read_bytes())
+
+def remote_document(model_id: str, adapter: dict[str, Any], models_dir: Path = MODELS_DIR) -> dict[str, Any]:
+    """`remote_manifest` as JSON: the artifact goes (the model is elsewhere now) and the explainer
+    becomes the black-box one, as the schema requires of remote models."""
+    document: dict[str, Any] = json.loads((models_dir / model_id / "manifest.json").read_bytes())
     document.pop("artifact", None)
     document["adapter"] = adapter
     document["explainer"] = {**document["explainer"], "method": "permutation_shap"}
-    return ModelManifest.model_validate(document)
+    return document
 
 
 def main(argv: Sequence[str] | None = None) -> None:

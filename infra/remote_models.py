@@ -22,7 +22,7 @@ from typing import Any
 
 from functions.schemas.manifest import ModelManifest
 from functions.schemas.settings import BUNDLED_MODELS
-from infra.model_server import ModelServer, refund_decision_predict, ticket_router_predict
+from infra.model_server import ModelServer, refund_decision_predict, remote_document, ticket_router_predict
 
 CA_FILE = "endpoint-ca.pem"
 
@@ -66,25 +66,24 @@ def write_remote(
     """`bundled`'s manifest, with its model behind `server`: no artifact, a black-box explainer."""
     folder = directory / model_id
     folder.mkdir(parents=True, exist_ok=True)
-    document = json.loads((BUNDLED_MODELS / bundled / "manifest.json").read_text())
     (folder / CA_FILE).write_bytes(server.ca_pem)
+    adapter = {
+        "type": "https_endpoint",
+        "url": server.url("/invocations"),
+        "ca_bundle": {"path": CA_FILE, "sha256": hashlib.sha256(server.ca_pem).hexdigest()},
+        "request_template": template,
+        "response_path": "predictions[*].probabilities",
+        "max_batch_rows": 4000,
+        "timeout_seconds": 2,
+        "max_attempts": 2,
+    }
+    document = remote_document(bundled, adapter, BUNDLED_MODELS)
     if document.get("background"):
         shutil.copy(BUNDLED_MODELS / bundled / document["background"]["path"], folder)
-    document.pop("artifact")
     document.update(
         id=model_id,
         description=f"{document['description']} Served as a remote HTTPS endpoint on the local stack.",
-        adapter={
-            "type": "https_endpoint",
-            "url": server.url("/invocations"),
-            "ca_bundle": {"path": CA_FILE, "sha256": hashlib.sha256(server.ca_pem).hexdigest()},
-            "request_template": template,
-            "response_path": "predictions[*].probabilities",
-            "max_batch_rows": 4000,
-            "timeout_seconds": 2,
-            "max_attempts": 2,
-        },
-        explainer={"method": "permutation_shap", "background_size": 10, "seed": 0, "deadline_seconds": 3, **explainer},
+        explainer={**document["explainer"], "background_size": 10, "seed": 0, "deadline_seconds": 3, **explainer},
     )
     manifest = ModelManifest.model_validate(document)
     (folder / "manifest.json").write_text(json.dumps(document, indent=2) + "\n")

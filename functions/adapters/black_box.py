@@ -84,7 +84,7 @@ class BlackBoxRuntime:
             raise ManifestError(
                 "adapter.type: in_process models are explained by the in-process runtime", field="adapter"
             )
-        if spec.method not in ("permutation_shap", "kernel_shap"):
+        if spec.exact:
             raise ManifestError(
                 f"explainer.method: {spec.method} needs the model itself; use permutation_shap or kernel_shap",
                 field="explainer.method",

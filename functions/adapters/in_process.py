@@ -151,10 +151,9 @@ def _tabular_explainer(manifest: ModelManifest, booster: Any, background: np.nda
 
 
 def _explainer_ref(manifest: ModelManifest, implementation: str) -> ExplainerRef:
-    exact = manifest.explainer.method in ("tree_shap", "linear_shap")
     return ExplainerRef(
         method=manifest.explainer.method,
-        exact=exact,
+        exact=manifest.explainer.exact,
         implementation=implementation,
         background_sha256=manifest.background.sha256 if manifest.background else None,
     )

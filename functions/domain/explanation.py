@@ -79,7 +79,7 @@ def unexplained(decided: Decided, status: Literal["pending", "not_explained"], r
     )
     return Explanation(
         method=manifest.explainer.method,
-        exact=manifest.explainer.method in ("tree_shap", "linear_shap"),
+        exact=manifest.explainer.exact,
         status=status,
         status_reason=reason,
         output_units=manifest.output_units,

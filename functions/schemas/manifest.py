@@ -215,6 +215,11 @@ class ExplainerSpec(_Strict):
         description="deferred: the decision returns at once with a pending explanation that a worker completes.",
     )
 
+    @property
+    def exact(self) -> bool:
+        """True for the methods that compute exact Shapley values from the model itself."""
+        return self.method in ("tree_shap", "linear_shap")
+
 
 class ExplanationPolicy(_Strict):
     """Which decisions get an individual explanation; the rest are recorded as not explained, with the reason."""
@@ -297,8 +302,7 @@ class ModelManifest(_Strict):
         in_process = self.adapter.type == "in_process"
         if in_process != (self.artifact is not None):
             raise ValueError("artifact: required for, and only for, adapter type in_process")
-        exact = self.explainer.method in ("tree_shap", "linear_shap")
-        if exact and not in_process:
+        if self.explainer.exact and not in_process:
             raise ValueError(
                 f"explainer.method: {self.explainer.method} needs the model itself; a {self.adapter.type} model"
                 " is a black box: use permutation_shap or kernel_shap"
