@@ -44,15 +44,82 @@ def test_manifest_validates_and_pins_its_files(directory: Path) -> None:
     assert list(json.loads(raw))[:3] == ["id", "version", "kind"]
 
 
+# Retrained on another CPU, BLAS and libm kernels move the last bits of a float; the bundled
+# files must come back the same in everything else, and the same models in what they compute.
+GRID = 10.0**-train_models.COEFFICIENT_DECIMALS  # one step of the router's coefficient grid
+REL = 1e-9  # any other float: far above float noise, far below anything a model or report shows
+
+
+def assert_same_json(fresh: object, bundled: object, where: str, abs_tol: float) -> None:
+    """Equal JSON documents, but for floats within tolerance and the hashes of files (checked apart)."""
+    if isinstance(bundled, dict):
+        assert isinstance(fresh, dict), where
+        assert list(fresh) == list(bundled), where
+        for key, value in bundled.items():
+            if key != "sha256":
+                assert_same_json(fresh[key], value, f"{where}.{key}", abs_tol)
+    elif isinstance(bundled, list):
+        assert isinstance(fresh, list), where
+        assert len(fresh) == len(bundled), where
+        for i, (a, b) in enumerate(zip(fresh, bundled, strict=True)):
+            assert_same_json(a, b, f"{where}[{i}]", abs_tol)
+    elif isinstance(bundled, float) and not isinstance(bundled, bool):
+        assert isinstance(fresh, (int, float)), where
+        assert fresh == pytest.approx(bundled, rel=REL, abs=abs_tol), where
+    else:
+        assert fresh == bundled, where
+
+
 @pytest.mark.slow
-def test_retraining_reproduces_every_file_byte_for_byte(tmp_path: Path) -> None:
+def test_retraining_reproduces_every_file(tmp_path: Path) -> None:
     train_models.train_all(tmp_path)
     for name in ("ticket-router", "refund-decision"):
-        bundled = sorted(p.name for p in (MODELS / name).iterdir())
-        fresh = sorted(p.name for p in (tmp_path / name).iterdir())
-        assert fresh == bundled
-        for file in bundled:
-            assert (tmp_path / name / file).read_bytes() == (MODELS / name / file).read_bytes(), f"{name}/{file}"
+        bundled_dir, fresh_dir = MODELS / name, tmp_path / name
+        assert sorted(p.name for p in fresh_dir.iterdir()) == sorted(p.name for p in bundled_dir.iterdir())
+        for path in sorted(bundled_dir.glob("*.json")):
+            abs_tol = GRID if path.name == "model.json" else 0.0
+            fresh = json.loads((fresh_dir / path.name).read_text(encoding="utf-8"))
+            assert_same_json(fresh, json.loads(path.read_text(encoding="utf-8")), f"{name}/{path.name}", abs_tol)
+        manifest = load(fresh_dir)
+        assert manifest.background is not None
+        for pinned in (manifest.artifact, manifest.background):
+            assert sha256(fresh_dir / pinned.path) == pinned.sha256
+
+
+@pytest.mark.slow
+def test_retrained_models_compute_what_the_bundled_ones_do(tmp_path: Path) -> None:
+    """Same scores and attributions on fresh inputs: 1e-9 for LightGBM (no BLAS in its training), one
+    coefficient grid step per word for the router."""
+    train_models.train_all(tmp_path)
+    fresh_requests = train_models.encode_refund_inputs([r["inputs"] for r in synthetic.refund_requests(500, 4243)])
+    bundled, retrained = (
+        lgb.Booster(model_file=str(root / "refund-decision" / "model.txt")) for root in (MODELS, tmp_path)
+    )
+    assert retrained.num_trees() == bundled.num_trees()
+    for options in ({"raw_score": True}, {"pred_contrib": True}):
+        np.testing.assert_allclose(
+            retrained.predict(fresh_requests, num_threads=1, **options),
+            bundled.predict(fresh_requests, num_threads=1, **options),
+            rtol=0,
+            atol=1e-9,
+        )
+
+    def router(root: Path) -> tuple[BagOfWords, np.ndarray, np.ndarray]:
+        artifact = json.loads((root / "ticket-router" / "model.json").read_text(encoding="utf-8"))
+        return BagOfWords(artifact["vocabulary"]), np.array(artifact["coef"]), np.array(artifact["intercept"])
+
+    (bow, coef, intercept), (_, fresh_coef, fresh_intercept) = router(MODELS), router(tmp_path)
+    counts = bow.transform(text for text, _, _ in synthetic.ticket_messages(500, seed=998))
+    # Linear SHAP against the empty message: a word's attribution is its coefficient times its count.
+    np.testing.assert_allclose(
+        counts[:, None, :] * fresh_coef, counts[:, None, :] * coef, rtol=0, atol=GRID * counts.max()
+    )
+    np.testing.assert_allclose(
+        counts @ fresh_coef.T + fresh_intercept,
+        counts @ coef.T + intercept,
+        rtol=0,
+        atol=GRID * (counts.sum(1).max() + 1),
+    )
 
 
 # ---- ticket router ---------------------------------------------------------------
