@@ -73,7 +73,6 @@ def write_remote(
         "ca_bundle": {"path": CA_FILE, "sha256": hashlib.sha256(server.ca_pem).hexdigest()},
         "request_template": template,
         "response_path": "predictions[*].probabilities",
-        "max_batch_rows": 4000,
         "timeout_seconds": 2,
         "max_attempts": 2,
     }
@@ -83,7 +82,7 @@ def write_remote(
     document.update(
         id=model_id,
         description=f"{document['description']} Served as a remote HTTPS endpoint on the local stack.",
-        explainer={**document["explainer"], "background_size": 10, "seed": 0, "deadline_seconds": 3, **explainer},
+        explainer={**document["explainer"], "deadline_seconds": 3, **explainer},
     )
     manifest = ModelManifest.model_validate(document)
     (folder / "manifest.json").write_text(json.dumps(document, indent=2) + "\n")

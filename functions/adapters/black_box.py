@@ -92,7 +92,7 @@ class BlackBoxRuntime:
         self.manifest = manifest
         self.model = model
         adapter_rows = manifest.adapter.max_batch_rows if isinstance(manifest.adapter, RemoteCall) else None
-        self.max_batch_rows = max_batch_rows or adapter_rows  # None: library mode, one call takes everything
+        self.max_batch_rows = max_batch_rows or adapter_rows  # None: one call takes everything
         self._logit = manifest.output_units in ("log_odds", "logit")
         self._budget = spec.max_evaluations
         self._text = manifest.is_text

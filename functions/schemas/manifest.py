@@ -111,7 +111,10 @@ class RemoteCall(_Strict):
     timeout_seconds: Annotated[float, Field(gt=0, le=60, description="Deadline of one call (connect and read).")] = 2.0
     max_attempts: Annotated[int, Field(ge=1, le=10, description="Tries per call; retryable errors only.")] = 3
     backoff_seconds: Annotated[float, Field(ge=0, le=10, description="First retry delay; doubles, with jitter.")] = 0.1
-    max_batch_rows: Annotated[int, Field(ge=1, le=100_000, description="Most rows in one call.")] = 1000
+    max_batch_rows: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        default=None,
+        description="Most rows in one call; unset: an explanation's rows (at most the explainer's budget) go in one.",
+    )
     request_template: JsonValue = Field(default_factory=lambda: {"instances": "$rows"})
     response_path: str = "predictions"
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from functions.schemas.manifest import ModelManifest
 from infra.model_server import Garbage, Slow, Status
 from infra.synthetic import refund_requests
 from tests.e2e.conftest import Client
@@ -29,6 +30,11 @@ def refunds_server(api: Client) -> Iterator[Any]:
 
 
 def test_a_remote_decision_is_explained_in_one_batched_call_and_sealed(api: Client, refunds_server):
+    manifest = ModelManifest.model_validate_json(
+        (api.stack.remote.folder / "refund-remote" / "manifest.json").read_text()
+    )
+    defaults = {"max_batch_rows", "max_evaluations", "background_size", "background_summary", "timing"}
+    assert not defaults & (manifest.adapter.model_fields_set | manifest.explainer.model_fields_set)
     before = refunds_server.requests
     answer = api.decide("refund-remote", refund_body("remote-1", locale="es-ES"))
 
@@ -39,7 +45,7 @@ def test_a_remote_decision_is_explained_in_one_batched_call_and_sealed(api: Clie
     assert explanation["method"] == "permutation_shap"
     sampling = explanation["sampling"]
     assert sampling["model_calls"] == 1 and sampling["evaluations"] <= sampling["max_evaluations"]
-    assert refunds_server.requests - before == 2  # the decision, then every perturbed row at once
+    assert refunds_server.requests - before == 2  # with the defaults: the decision, then every perturbed row at once
     assert explanation["additivity_error"] < 1e-9 and explanation["summary_locale"] == "es"
     assert decision["disclosure"]["ai_system"] is True
 

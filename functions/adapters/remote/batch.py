@@ -69,7 +69,7 @@ class RemoteBatchModel:
         self._count_lock = threading.Lock()  # explainers may call from several threads
 
     def __call__(self, rows: np.ndarray | Sequence[str], deadline: float) -> np.ndarray:
-        """Label probabilities of `rows`, sent in chunks of at most `max_batch_rows`, one after another."""
+        """Label probabilities of `rows`, in chunks of at most `max_batch_rows` (unset: one), one after another."""
         total = len(rows)
         labels = len(self.manifest.labels)
         if total == 0:
@@ -77,10 +77,9 @@ class RemoteBatchModel:
         if time.monotonic() >= deadline:
             raise ModelTimeout(f"{self.transport.target}: the deadline passed before the model was called")
         self.transport.prepare()
-        chunks = math.ceil(total / self.max_batch_rows)
+        size = self.max_batch_rows or total
         parts = [
-            self._call_once(rows[i * self.max_batch_rows : (i + 1) * self.max_batch_rows], labels, deadline)
-            for i in range(chunks)
+            self._call_once(rows[i * size : (i + 1) * size], labels, deadline) for i in range(math.ceil(total / size))
         ]
         return np.vstack(parts)
 
