@@ -270,6 +270,10 @@ def _resolve(value: Any, physical: Mapping[str, str], document: Mapping[str, Any
         default = tpl.parameter_default(name, document)
         if default is not None:
             return default
+    if isinstance(value, dict) and "Fn::If" in value:
+        condition, when_true, when_false = value["Fn::If"]
+        chosen = when_true if tpl.condition_holds(condition, document) else when_false
+        return _resolve(chosen, physical, document, public_base_url)
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         resource, attribute = value["Fn::GetAtt"]
         if attribute == "Arn" and resource in physical and physical[resource].startswith("arn:"):

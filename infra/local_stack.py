@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from functions.schemas.settings import BUNDLED, BUNDLED_MODELS
 from infra import template as tpl
 from infra.function_logs import FunctionLogs, installed
 from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens, make_event
@@ -46,7 +47,9 @@ class LocalStack:
     `preload=False` defers importing handlers to their first request; `quiet=False` logs each
     API request (moto's per-call lines stay off). Functions with SQS events (the explanation
     worker) are fed by a polling thread per event, like Lambda's event source mappings;
-    `event_sources=False` leaves their queues unread.
+    `event_sources=False` leaves their queues unread. `models` names more registries to serve
+    besides the bundled (and remote) models, as CANDOR_MODELS_URI does: comma-separated folders
+    or s3:// prefixes (on the local stack, s3:// is moto's S3).
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class LocalStack:
         quiet: bool = True,
         event_sources: bool = True,
         remote_models: bool = True,
+        models: str = "",
     ) -> None:
         self.host = host
         self.port = port
@@ -75,6 +79,7 @@ class LocalStack:
         self.quiet = quiet
         self.event_sources = event_sources
         self.remote_models = remote_models
+        self.models = _own_models(models)
         self.remote: ServedRegistry | None = None  # the HTTPS model endpoints, for tests to inspect or break
         self._remote_models: contextlib.ExitStack | None = None
         self._pollers: list[SqsEventSource] = []
@@ -110,6 +115,7 @@ class LocalStack:
                 folder = Path(self._remote_models.enter_context(tempfile.TemporaryDirectory(prefix="candor-models-")))
                 self.remote = self._remote_models.enter_context(served_registry(folder / "models"))
                 self.env["CANDOR_MODELS_URI"] = str(self.remote.folder)
+            self.env["CANDOR_MODELS_URI"] = ",".join([self.env["CANDOR_MODELS_URI"], *self.models])
             self.env["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
             self.env.update({TOKEN_ENV[role]: token for role, token in self.tokens.items()})
             if self.set_environ:
@@ -180,6 +186,16 @@ class LocalStack:
         self.stop()
 
 
+def _own_models(uri: str) -> list[str]:
+    """The user's registries in `uri`, folders made absolute; the bundled models are always served."""
+    locations = [location.strip() for location in uri.split(",") if location.strip()]
+    return [
+        location if location.startswith("s3://") else str(Path(location).resolve())
+        for location in locations
+        if location != BUNDLED and Path(location).resolve() != BUNDLED_MODELS
+    ]
+
+
 def _imported_at_first_batch(dotted: str) -> Callable[[dict[str, Any], Any], Any]:
     """The handler, imported when the first batch arrives (the environment is set by then), then cached by importlib."""
 
@@ -218,6 +234,7 @@ def _banner(stack: LocalStack) -> str:
         f"  candor audit --api {api} --token {stack.tokens['auditor']} query --model ticket-router",
         "",
         *([f"Remote model endpoints (HTTPS): {', '.join(stack.remote_urls())}"] if stack.remote else []),
+        *([f"Your models (CANDOR_MODELS_URI): {', '.join(stack.models)}"] if stack.models else []),
         f"Function logs (Powertools logs and metrics, as CloudWatch would get them): {stack.logs_dir}/",
         "Ctrl-C stops.",
     ]
@@ -232,7 +249,8 @@ def serve() -> int:
     logging.getLogger("infra.gateway").setLevel(logging.INFO)
     port = int(os.environ.get("PORT", "3000"))
     aws_port = int(os.environ.get("AWS_PORT", "4566"))
-    with LocalStack(port=port, aws_port=aws_port, quiet=False) as stack:
+    models = os.environ.get("CANDOR_MODELS_URI", "")
+    with LocalStack(port=port, aws_port=aws_port, quiet=False, models=models) as stack:
         print(_banner(stack), flush=True)
         try:
             threading.Event().wait()

@@ -306,6 +306,34 @@ def parameter_default(name: str, tpl: Mapping[str, Any] | None = None) -> str | 
     return None if default is None else str(default)
 
 
+def condition_holds(name: str, tpl: Mapping[str, Any] | None = None) -> bool:
+    """A template condition evaluated with every parameter at its default, as the local stack deploys it.
+
+    Knows the forms the template's conditions use: Fn::Not, Fn::Equals, Fn::Join and Ref of a parameter.
+    """
+    tpl = tpl if tpl is not None else template()
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and "Ref" in node:
+            return parameter_default(node["Ref"], tpl) or ""
+        if isinstance(node, dict) and "Fn::Join" in node:
+            separator, parts = node["Fn::Join"]
+            parts = value(parts)
+            return separator.join(parts.split(",") if isinstance(parts, str) else [value(p) for p in parts])
+        if isinstance(node, dict) and "Fn::Equals" in node:
+            left, right = node["Fn::Equals"]
+            return value(left) == value(right)
+        if isinstance(node, dict) and "Fn::Not" in node:
+            return not value(node["Fn::Not"][0])
+        if isinstance(node, dict) and "Condition" in node:
+            return condition_holds(node["Condition"], tpl)
+        if isinstance(node, str):
+            return node
+        raise ValueError(f"cannot evaluate {node!r} locally; teach infra.template.condition_holds about it")
+
+    return bool(value(tpl["Conditions"][name]))
+
+
 # --------------------------------------------------------------------------- queues
 
 

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from functions.coldstart import per_container
 
 BUNDLED_MODELS = Path(__file__).resolve().parents[2] / "models"
+BUNDLED = "bundled"  # in CANDOR_MODELS_URI: the models packaged with Candor, BUNDLED_MODELS
 
 
 class CatalogSettings(BaseSettings):
@@ -22,8 +23,9 @@ class CatalogSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CANDOR_", frozen=True, extra="ignore")
 
     models_uri: str = Field(
-        default=str(BUNDLED_MODELS),
-        description="Model registry: a folder, or s3://bucket/prefix holding <model_id>/manifest.json.",
+        default=BUNDLED,
+        description="Model registry: comma-separated folders, s3://bucket/prefix URIs or `bundled`, each holding"
+        " <model_id>/manifest.json.",
     )
     operator_name: str = "Example Retail S.L."
     ai_system_name: str = "Candor-assisted support assistant"

@@ -1,6 +1,6 @@
-"""The model registry: manifests and artifacts from a folder or an S3 prefix.
+"""The model registry: manifests and artifacts from folders and S3 prefixes.
 
-Layout, in either place: `<model_id>/manifest.json` next to the files it pins. Manifests
+Layout, in each place: `<model_id>/manifest.json` next to the files it pins. Manifests
 are validated when the registry is built (cold start); a model's artifact is loaded the
 first time it is used and kept for the life of the container.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from functions.domain.errors import ManifestError, UnknownModel
 from functions.domain.ports import ModelRuntime
 from functions.schemas.manifest import ModelManifest
+from functions.schemas.settings import BUNDLED, BUNDLED_MODELS
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -61,11 +62,43 @@ class S3Source:
         return self.client.get_object(Bucket=self.bucket, Key=self._key(model_id, name))["Body"].read()
 
 
+class CombinedSource:
+    """Several registries read as one; a model id may live in only one of them."""
+
+    def __init__(self, sources: Sequence[tuple[str, ArtifactSource]]) -> None:
+        self._owners: dict[str, tuple[str, ArtifactSource]] = {}
+        for location, source in sources:
+            for model_id in source.model_ids():
+                if model_id in self._owners:
+                    first = self._owners[model_id][0]
+                    raise ManifestError(f"model {model_id}: found in both {first} and {location}; ids must be unique")
+                self._owners[model_id] = (location, source)
+
+    def model_ids(self) -> list[str]:
+        return sorted(self._owners)
+
+    def read(self, model_id: str, name: str) -> bytes:
+        return self._owners[model_id][1].read(model_id, name)
+
+
 def source_from_uri(uri: str, s3_client: Callable[[], S3Client]) -> ArtifactSource:
-    if uri.startswith("s3://"):
-        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    """The registry at `uri`: one location or several separated by commas, each a folder,
+    `s3://bucket/prefix`, or `bundled` (the models packaged with Candor, `models/`)."""
+    locations = [location.strip() for location in uri.split(",") if location.strip()]
+    if not locations:
+        raise ManifestError("CANDOR_MODELS_URI names no location")
+    sources = [(location, _source_at(location, s3_client)) for location in locations]
+    return sources[0][1] if len(sources) == 1 else CombinedSource(sources)
+
+
+def _source_at(location: str, s3_client: Callable[[], S3Client]) -> ArtifactSource:
+    if location.startswith("s3://"):
+        bucket, _, prefix = location.removeprefix("s3://").partition("/")
         return S3Source(bucket, prefix, s3_client())
-    return FolderSource(Path(uri))
+    folder = BUNDLED_MODELS if location == BUNDLED else Path(location)
+    if not folder.is_dir():  # a misspelt folder would otherwise serve no models, silently
+        raise ManifestError(f"CANDOR_MODELS_URI: {location} is not a folder")
+    return FolderSource(folder)
 
 
 RuntimeLoader = Callable[[ModelManifest, Callable[[str], bytes]], ModelRuntime]

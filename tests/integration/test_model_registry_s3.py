@@ -34,3 +34,38 @@ def test_a_tampered_artifact_in_s3_is_refused(models_bucket):
     registry = ModelRegistry(source_from_uri("s3://acme-models/registry/v1", lambda: models_bucket), load_runtime)
     with pytest.raises(ManifestError, match="refusing to load"):
         registry.runtime("ticket-router")
+
+
+def _copy_model(source: str, folder, model_id: str) -> None:
+    """`source`'s bundled files as model `model_id` in `folder`."""
+    import json
+    import shutil
+
+    target = folder / model_id
+    shutil.copytree(BUNDLED_MODELS / source, target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    (target / "manifest.json").write_text(json.dumps({**manifest, "id": model_id}))
+
+
+def test_several_locations_are_one_registry(models_bucket, tmp_path):
+    uri = f"bundled, {tmp_path},s3://acme-models/registry/v1"
+    with pytest.raises(ManifestError, match="refund-decision: found in both bundled and s3://acme-models/registry/v1"):
+        source_from_uri(uri, lambda: models_bucket)
+
+    for model_id in ("refund-decision", "ticket-router"):
+        models_bucket.delete_object(Bucket="acme-models", Key=f"registry/v1/{model_id}/manifest.json")
+    _copy_model("refund-decision", tmp_path, "my-refunds")
+    _copy_model("ticket-router", tmp_path / "s3", "my-router")
+    for path in (tmp_path / "s3").glob("*/*"):
+        key = f"registry/v1/{path.parent.name}/{path.name}"
+        models_bucket.put_object(Bucket="acme-models", Key=key, Body=path.read_bytes())
+    registry = ModelRegistry(source_from_uri(uri, lambda: models_bucket), load_runtime)
+    assert sorted(m.id for m in registry.manifests()) == ["my-refunds", "my-router", "refund-decision", "ticket-router"]
+    assert registry.runtime("my-router").predict({"text": "I was charged twice"}).explained_label == "billing"
+    assert registry.manifest("my-refunds").features == registry.manifest("refund-decision").features
+
+
+@pytest.mark.parametrize("uri", ["", " , ", "no/such/folder", "bundled,models-typo"])
+def test_a_location_that_is_not_there_fails_the_cold_start(uri):
+    with pytest.raises(ManifestError, match="CANDOR_MODELS_URI"):
+        source_from_uri(uri, lambda: None)  # type: ignore[arg-type,return-value]
