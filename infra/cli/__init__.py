@@ -1,6 +1,7 @@
 """Candor's command line (`candor`, the console script of pyproject.toml).
 
     candor audit ...    records over Candor's HTTP API (infra/cli/audit.py)
+    candor models ...   model folders on disk: check them, or start one (infra/cli/models.py)
 
 Each area registers its own subcommands and the function that runs them (`args.run`).
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from infra.cli import audit
+from infra.cli import audit, models
 from infra.cli.audit import Api
 
 __all__ = ["Api", "main", "parser"]
@@ -20,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="candor", description="Candor's command line.")
     areas = top.add_subparsers(dest="area", required=True)
     audit.add_parser(areas)
+    models.add_parser(areas)
     return top
 
 
