@@ -1,10 +1,11 @@
-"""`candor models check`: the parts that need no model run (messages, usage, static checks)."""
+"""`candor models`: the parts that need no model (type inference, ranges, messages, usage, static checks)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,51 @@ from functions.schemas.manifest import ModelManifest
 from functions.schemas.settings import BUNDLED_MODELS
 from infra.cli import main, parser
 from infra.cli.model_check import check_folder, name_differences, validation_lines
+from infra.cli.model_init import infer_column, readable_range
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "integer", "expected"),
+    [
+        ("6.981", "28.11", False, ("6", "29")),
+        ("0.05263", "0.1634", False, ("0.05", "0.17")),
+        ("185.2", "4254.0", False, ("100", "4300")),
+        ("-3.2", "10", False, ("-4", "10")),
+        ("0", "365", True, ("0", "370")),
+        ("3", "7", True, ("3", "7")),
+        ("0", "0", False, ("0", "0")),
+    ],
+)
+def test_ranges_are_rounded_outward_to_two_significant_digits(low, high, integer, expected):
+    minimum, maximum = readable_range(Decimal(low), Decimal(high), integer=integer)
+    assert (minimum, maximum) == (Decimal(expected[0]), Decimal(expected[1]))
+    assert minimum <= Decimal(low) and maximum >= Decimal(high)
+
+
+def test_column_types_are_inferred_from_the_values():
+    boolean = infer_column("is_member", ["true", "False", "TRUE"])
+    assert boolean.feature["type"] == "boolean"
+    assert boolean.values == [True, False, True]
+
+    integer = infer_column("orders", ["3", "-1", "+12"])
+    assert (integer.feature["type"], integer.feature["minimum"], integer.feature["maximum"]) == ("integer", -1, 12)
+    assert integer.values == [3, -1, 12]
+    assert all(isinstance(v, int) for v in integer.values)
+
+    flag = infer_column("flag", ["0", "1"])  # ambiguous: kept an integer, and the summary says how to make it a boolean
+    assert flag.feature["type"] == "integer"
+    assert "true/false" in flag.note
+
+    number = infer_column("value", ["1.5", "20", "3e2"])
+    assert number.feature["type"] == "number"
+    assert number.values == pytest.approx([1.5, 20.0, 300.0])
+
+    category = infer_column("channel", ["web", "phone", "app", "web", "1"])
+    assert category.feature["type"] == "category"
+    assert category.feature["categories"] == ["1", "app", "phone", "web"]  # sorted: the model's index encoding
+    assert category.values == ["web", "phone", "app", "web", "1"]
+
+    assert infer_column("odd", ["nan", "1"]).feature["type"] == "category"  # not finite: not a number
 
 
 def test_name_differences_say_what_is_missing_extra_or_out_of_order():
@@ -101,8 +147,12 @@ def test_usage_errors_exit_2(capsys):
         main(["models", "check"])
     with pytest.raises(SystemExit) as no_rows:
         main(["models", "check", "x", "--rows", "0"])
-    assert {no_folder.value.code, no_rows.value.code} == {2}
-    assert "--rows: '0' is not a whole number of at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as routing_favourable:
+        main(["models", "init", "x", "--data", "x.csv", "--kind", "routing", "--favourable", "a"])
+    with pytest.raises(SystemExit) as path_artifact:
+        main(["models", "init", "x", "--data", "x.csv", "--artifact", "../model.txt"])
+    assert {no_folder.value.code, no_rows.value.code, routing_favourable.value.code, path_artifact.value.code} == {2}
+    assert "--favourable: routing models have no favourable outcome" in capsys.readouterr().err
 
 
 def test_missing_folders_and_files_are_problems_not_tracebacks(tmp_path: Path, capsys):
