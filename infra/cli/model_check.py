@@ -215,7 +215,8 @@ def _explanations(
         report.problems.append(f"{folder / 'manifest.json'}: {error.message}")
         return
     except Exception as error:  # the user's file: LightGBM, json and numpy each raise their own errors
-        report.problems.append(f"{artifact}: cannot be loaded: {_error_text(error)}")
+        method = manifest.explainer.method
+        report.problems.append(f"{artifact}: cannot be loaded with explainer {method}: {_error_text(error)}")
         return
     if isinstance(runtime, TabularTreeRuntime):
         problems = lightgbm_problems(runtime.booster) + _tabular_fit(manifest, runtime.booster)

@@ -178,7 +178,8 @@ def test_a_corrupt_artifact_with_a_matching_hash_is_a_line_not_a_traceback(initi
     manifest["artifact"]["sha256"] = hashlib.sha256(b"not a model\n").hexdigest()
     (initialised / "manifest.json").write_text(json.dumps(manifest))
     assert main(["models", "check", str(initialised)]) == 1
-    assert f"{initialised / 'model.txt'}: cannot be loaded: LightGBMError: " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{initialised / 'model.txt'}: cannot be loaded with explainer tree_shap: LightGBMError: " in out
 
 
 def test_an_invalid_manifest_field_fails_naming_the_field(initialised, capsys):
