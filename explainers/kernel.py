@@ -73,6 +73,11 @@ class KernelShap(Explainer):
         self.output_units = output_units
         self.n_outputs = int(n_outputs) if n_outputs is not None else _as_matrix(f(bg[:1]), 1).shape[1]
 
+    @property
+    def seed(self) -> int:
+        """The seed every explanation re-seeds shap's draws with."""
+        return self._seed
+
     def explain(self, row: np.ndarray, output: int = 0, *, model_output: float | None = None) -> Attribution:
         """Sampled SHAP values of `row` for output `output`; `model_output` spares the call on `row` itself."""
         return self.explain_sampled(row, output, model_output=model_output).attribution

@@ -102,6 +102,11 @@ class PermutationShap(Explainer):
         """The configured budget, in shap evaluations (masks) per explanation."""
         return self._max_evals
 
+    @property
+    def seed(self) -> int:
+        """The seed every explanation re-seeds shap's draws with."""
+        return self._seed
+
     def evaluations_per_permutation(self, row: np.ndarray) -> int:
         """Masks shap evaluates per permutation of `row`: 2F' + 1, F' = features differing from some background row.
 

@@ -56,6 +56,11 @@ class TabularTreeRuntime:
         self._explainer = _tabular_explainer(self.manifest, self.booster, self.background_rows)
         self._binary = self.booster.num_model_per_iteration() == 1
 
+    @property
+    def engine(self) -> explainers.Explainer:
+        """The explainer built from the manifest (its background, budget and seed), for reference checks."""
+        return self._explainer
+
     def encode(self, inputs: Mapping[str, FeatureValue]) -> np.ndarray:
         return encode_row(self.manifest, inputs)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explainers import create
+from explainers import create, reference
 from explainers.kernel import KernelShap
 from explainers.linear import LinearShap
 
@@ -77,3 +77,15 @@ def test_standard_errors_vanish_when_every_coalition_is_enumerated_and_track_the
     print("kernel rms error", observed.round(4), "mean estimated standard error", estimated.round(4))
     assert np.all(estimated > 0)
     assert np.median(estimated / observed) > 0.5
+
+
+def test_kernel_shap_equals_shaps_kernel_explainer_with_the_same_seed() -> None:
+    rng = np.random.default_rng(4)
+    background = rng.normal(size=(12, N_FEATURES))
+    rows = rng.normal(size=(2, N_FEATURES))
+    explainer = KernelShap(_nonlinear, background, nsamples=60, seed=9)
+    values, base = reference.kernel_shap(_nonlinear, background, rows, nsamples=explainer.nsamples, seed=explainer.seed)
+    for row, expected in zip(rows, values, strict=True):
+        a = explainer.explain(row)
+        np.testing.assert_allclose(a.values, expected[:, 0], rtol=0, atol=1e-9)
+        assert a.base_value == pytest.approx(base[0], abs=1e-9)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import explainers
+from explainers import reference
 from explainers.base import Explainer
 from explainers.linear import LinearShap
 
@@ -18,16 +19,8 @@ TOL = 1e-6
 SETTINGS = settings(max_examples=25, deadline=None, database=None, derandomize=True)
 
 
-def _shap_linear(coef: np.ndarray, intercept: np.ndarray | float, background: np.ndarray, rows: np.ndarray):
-    masker = shap.maskers.Independent(background, max_samples=background.shape[0])
-    explainer = shap.LinearExplainer((coef, intercept), masker)
-    values = np.asarray(explainer.shap_values(rows)).reshape(rows.shape[0], coef.shape[-1], -1)
-    base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
-    return values, base
-
-
 def _compare(explainer: Explainer, coef: np.ndarray, intercept, background: np.ndarray, rows: np.ndarray) -> float:
-    values, base = _shap_linear(coef, intercept, background, rows)
+    values, base = reference.linear_shap(coef, intercept, background, rows)
     w = np.atleast_2d(coef)
     outputs = rows @ w.T + intercept
     worst = 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from explainers import reference
 from explainers.linear import LinearShap
 from explainers.permutation import PermutationShap
 
@@ -120,3 +121,18 @@ def test_warm_up_needs_no_model_and_leaves_explanations_unchanged() -> None:
     PermutationShap.warm_up()
     after = PermutationShap(f, background, max_evals=100).explain(row)
     assert np.array_equal(before.values, after.values)
+
+
+def test_permutation_shap_equals_shaps_permutation_explainer_with_the_same_seed() -> None:
+    rng = np.random.default_rng(8)
+    f = _nonlinear_model(8)
+    explainer = PermutationShap(f, rng.normal(size=(150, N_FEATURES)), max_evals=100, seed=4)  # subsampled to 100
+    rows = rng.normal(size=(2, N_FEATURES))
+    values, base = reference.permutation_shap(
+        f, explainer.background, rows, max_evals=explainer.max_evals, seed=explainer.seed
+    )
+    for row, expected in zip(rows, values, strict=True):
+        for k in range(2):
+            a = explainer.explain(row, k)
+            np.testing.assert_allclose(a.values, expected[:, k], rtol=0, atol=TOL)
+            assert a.base_value == pytest.approx(base[k], abs=TOL)

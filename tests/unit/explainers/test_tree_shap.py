@@ -2,8 +2,8 @@
 
 `shap.TreeExplainer(booster)` without background data would simply call LightGBM's
 `pred_contrib`, the very thing `tree_shap` calls, so comparing against it would prove
-nothing. The tests force shap's internal tree walker (`model_type = "internal"`) and
-make `pred_contrib` raise while shap runs, so the two sides are independent code.
+nothing. `explainers.reference.tree_shap` runs shap's internal tree walker instead, and
+these tests make `pred_contrib` raise while it runs, so the two sides are independent code.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import explainers
+from explainers import reference
 from explainers.tree import TreeShap
 
 shap = pytest.importorskip("shap")
@@ -48,9 +49,7 @@ def _random_model(seed: int, objective: str) -> tuple[Any, np.ndarray]:
         model = model.booster_  # explain the native booster, as a manifest would load it
     elif objective == "multiclass":
         y = np.digitize(signal + rng.normal(size=n), np.quantile(signal, [0.33, 0.66]))
-        # Kept as the scikit-learn wrapper: shap 0.51 only splits a LightGBM multiclass
-        # ensemble into per-class outputs for LGBMClassifier, not for a bare Booster.
-        model = lgb.LGBMClassifier(**params).fit(x, y)
+        model = lgb.LGBMClassifier(**params).fit(x, y).booster_
     else:
         y = signal + rng.normal(size=n)
         model = lgb.LGBMRegressor(**params).fit(x, y).booster_
@@ -59,7 +58,7 @@ def _random_model(seed: int, objective: str) -> tuple[Any, np.ndarray]:
 
 
 def shap_cpp_tree_shap(model: Any, rows: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> tuple[np.ndarray, np.ndarray]:
-    """SHAP values (rows, F, K) and base values (K,) from shap's own TreeSHAP."""
+    """`reference.tree_shap`, with LightGBM's `pred_contrib` made to fail while it runs."""
     booster = getattr(model, "booster_", model)
     original_predict = booster.predict
 
@@ -69,14 +68,10 @@ def shap_cpp_tree_shap(model: Any, rows: np.ndarray, monkeypatch: pytest.MonkeyP
         return original_predict(*args, **kwargs)
 
     monkeypatch.setattr(booster, "predict", predict_without_contrib)
-    explainer = shap.TreeExplainer(model)
-    assert explainer.feature_perturbation == "tree_path_dependent"
-    explainer.model.model_type = "internal"  # route shap_values to shap's C extension
-    values = np.asarray(explainer.shap_values(rows, check_additivity=True))
-    monkeypatch.undo()
-    values = values.reshape(rows.shape[0], rows.shape[1], -1)
-    base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
-    return values, base
+    try:
+        return reference.tree_shap(model, rows)
+    finally:
+        monkeypatch.undo()
 
 
 @pytest.mark.parametrize("objective", ["binary", "multiclass", "regression"])

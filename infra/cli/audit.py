@@ -97,10 +97,10 @@ def _export(api: Api, args: argparse.Namespace) -> None:
     print(f"\r{count} records exported.", file=sys.stderr)
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="candor", description="Candor's command line.")
-    areas = top.add_subparsers(dest="area", required=True)
+def add_parser(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `candor audit` and its commands on the top-level parser's subcommands."""
     audit = areas.add_parser("audit", help="query, report on, verify, export and erase records")
+    audit.set_defaults(run=run)
     audit.add_argument(
         "--api",
         default=os.environ.get("CANDOR_API_URL", "http://127.0.0.1:3000"),
@@ -147,11 +147,10 @@ def parser() -> argparse.ArgumentParser:
 
     erase = command("erase", "erase a subject's personal data (privacy role)", window=False)
     erase.add_argument("subject_id")
-    return top
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Run one `candor audit` command against the API; print its JSON (or CSV) on stdout."""
     token = os.environ.get("CANDOR_PRIVACY_TOKEN", args.token) if args.command == "erase" else args.token
     api = Api(args.api, token)
     match args.command:
@@ -175,7 +174,3 @@ def main(argv: list[str] | None = None) -> int:
         case "erase":
             _print(api.call("DELETE", f"/v1/subjects/{args.subject_id}"))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
