@@ -98,6 +98,12 @@ build-CatalogFunction:
 # page, its JSON and appeals need no numpy, shap or LightGBM; boto3 comes with the runtime).
 build-CustomerFunction: build-CatalogFunction
 
+# `sam build` runs these for the audit and privacy functions (BuildMethod: makefile, like the
+# others: without a target of their own it stops): the same small zip as the catalog's (records,
+# reports and erasure need no numpy, shap or LightGBM; boto3 comes with the runtime).
+build-AuditFunction: build-CatalogFunction
+build-PrivacyFunction: build-CatalogFunction
+
 # `sam build` runs this for the integrity job: functions/ and the small deps (no models, numpy or
 # shap; boto3 comes with the runtime).
 build-IntegrityFunction:
