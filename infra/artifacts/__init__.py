@@ -413,10 +413,6 @@ def build(logical_id: str) -> Artifact:
 # ---------------------------------------------------------------------- what must be absent
 
 
-def _requirement_names(requirements: Iterable[str]) -> list[str]:
-    return [re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", r.strip()).group(0) for r in requirements]  # type: ignore[union-attr]
-
-
 def locked_names(*locks: Path) -> frozenset[str]:
     names = set()
     for lock in locks:
