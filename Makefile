@@ -80,6 +80,7 @@ lock: install  ## re-resolve requirements/*.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 --python-platform linux -o requirements/dev.lock -q
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --python-platform linux -o requirements/runtime.lock -q
 	$(BIN)/uv pip compile requirements/checkov.in --generate-hashes --python-version 3.11 --python-platform linux -o requirements/checkov.lock -q
+	$(BIN)/uv pip compile requirements/image.in --generate-hashes --python-version 3.11 --python-platform linux -o requirements/image.lock -q
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output
@@ -97,6 +98,12 @@ build-CatalogFunction:
 # `sam build` runs this for the customer function: the same small zip as the catalog's (the
 # page, its JSON and appeals need no numpy, shap or LightGBM; boto3 comes with the runtime).
 build-CustomerFunction: build-CatalogFunction
+
+# `sam build` runs these for the audit and privacy functions (BuildMethod: makefile, like the
+# others: without a target of their own it stops): the same small zip as the catalog's (records,
+# reports and erasure need no numpy, shap or LightGBM; boto3 comes with the runtime).
+build-AuditFunction: build-CatalogFunction
+build-PrivacyFunction: build-CatalogFunction
 
 # `sam build` runs this for the integrity job: functions/ and the small deps (no models, numpy or
 # shap; boto3 comes with the runtime).

@@ -1,20 +1,35 @@
-# Image of DecisionsFunction (template.yaml): shap, numpy and LightGBM exceed the 250 MB zip limit.
-# Built by `sam build` with DockerContext "." (the repository root).
-FROM public.ecr.aws/lambda/python:3.11
+# Image of DecisionsFunction and ExplanationWorkerFunction (template.yaml): shap, numpy and LightGBM
+# exceed the 250 MB zip limit. Built by `sam build` with DockerContext "." (the repository root).
+#
+# Base: Lambda's OS-only Amazon Linux 2023 image with AL2023's own Python 3.11, not
+# public.ecr.aws/lambda/python:3.11. That image is Amazon Linux 2 (glibc 2.26), and the locked numpy,
+# scipy, scikit-learn, numba, llvmlite and LightGBM publish Linux wheels for glibc 2.27/2.28 and
+# later only: its pip falls back to their sources and fails without a compiler (numpy/numpy#29150).
+# AL2023 has glibc 2.34. tests/integration/test_built_artifacts.py builds this file's tree without
+# Docker (infra/artifacts) and runs both handlers from it.
+FROM public.ecr.aws/lambda/provided:al2023
 
-# LightGBM's wheel links against the system OpenMP runtime, which the base image lacks.
-RUN yum install -y libgomp && yum clean all && rm -rf /var/cache/yum
+# Python 3.11; LightGBM's wheel links against the system OpenMP runtime (libgomp).
+RUN dnf install -y python3.11 python3.11-pip libgomp && dnf clean all
 
-# Runtime dependencies of pyproject.toml (no dev extras), from the hash-pinned lock that `make lock`
-# resolves from it for linux / Python 3.11; their own layer, rebuilt only when the lock changes.
-COPY requirements/runtime.lock /tmp/runtime.lock
-RUN pip install --no-cache-dir --require-hashes -r /tmp/runtime.lock && rm /tmp/runtime.lock
+WORKDIR ${LAMBDA_TASK_ROOT}
+
+# Runtime dependencies of pyproject.toml (no dev extras) and awslambdaric, the runtime interface
+# client that AWS's python images carry and an OS-only image must bring, from the hash-pinned locks
+# `make lock` resolves for linux / Python 3.11; wheels only. Installed beside the code: the working
+# directory, first on the path of `python -m awslambdaric`. Their own layer, rebuilt only when a
+# lock changes.
+COPY requirements/runtime.lock requirements/image.lock /tmp/
+RUN python3.11 -m pip install --no-cache-dir --require-hashes --only-binary=:all: --target ${LAMBDA_TASK_ROOT} \
+        -r /tmp/runtime.lock -r /tmp/image.lock \
+    && rm /tmp/runtime.lock /tmp/image.lock
 
 # The code itself is copied, not installed: the handler imports it from LAMBDA_TASK_ROOT.
 COPY functions/ ${LAMBDA_TASK_ROOT}/functions/
 COPY explainers/ ${LAMBDA_TASK_ROOT}/explainers/
 COPY models/ ${LAMBDA_TASK_ROOT}/models/
 # Compile once at build time rather than on every cold start.
-RUN python -m compileall -q ${LAMBDA_TASK_ROOT}
+RUN python3.11 -m compileall -q ${LAMBDA_TASK_ROOT}
 
+ENTRYPOINT ["/usr/bin/python3.11", "-m", "awslambdaric"]
 CMD ["functions.handlers.decisions.lambda_handler"]

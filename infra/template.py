@@ -431,3 +431,49 @@ def own_environment(tpl: Mapping[str, Any] | None = None) -> dict[str, dict[str,
         for logical_id, resource in tpl["Resources"].items()
         if resource.get("Type") == "AWS::Serverless::Function"
     }
+
+
+# ------------------------------------------------------------------------ functions
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """How `sam build` builds one serverless function, and what Lambda runs from it."""
+
+    logical_id: str
+    package_type: Literal["Zip", "Image"]
+    handler: str  # dotted path; for an image, ImageConfig.Command[0] (it overrides the Dockerfile's CMD)
+    timeout_s: int
+    memory_mb: int
+    architecture: str = "x86_64"  # Architectures[0]: x86_64 or arm64
+    runtime: str | None = None  # zip: python3.11
+    build_method: str | None = None  # zip: Metadata.BuildMethod (makefile: `make build-<LogicalId>`)
+    code_uri: str | None = None  # zip: the directory `sam build` copies and runs make in
+    dockerfile: str | None = None  # image: Metadata.Dockerfile, relative to the context
+    docker_context: str | None = None  # image: Metadata.DockerContext
+
+
+def functions(tpl: Mapping[str, Any] | None = None) -> dict[str, FunctionSpec]:
+    """Every `AWS::Serverless::Function`, by logical id, with its build recipe (Globals merged)."""
+    tpl = tpl if tpl is not None else template()
+    found: dict[str, FunctionSpec] = {}
+    for logical_id, resource in tpl["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = _function_properties(tpl, resource.get("Properties", {}))
+        metadata = resource.get("Metadata") or {}
+        image = props.get("PackageType") == "Image"
+        found[logical_id] = FunctionSpec(
+            logical_id=logical_id,
+            package_type="Image" if image else "Zip",
+            handler=_handler_of(logical_id, props),
+            timeout_s=int(props.get("Timeout", 3)),
+            memory_mb=int(props.get("MemorySize", 128)),
+            architecture=str((props.get("Architectures") or ["x86_64"])[0]),
+            runtime=None if image else str(props.get("Runtime")),
+            build_method=None if image else metadata.get("BuildMethod"),
+            code_uri=None if image else str(props.get("CodeUri", ".")),
+            dockerfile=str(metadata["Dockerfile"]) if image else None,
+            docker_context=str(metadata.get("DockerContext", ".")) if image else None,
+        )
+    return found
