@@ -9,7 +9,8 @@
   image's platform, its compileall. The artifact is the image's file tree (`<root>/var/task`...);
   the base image itself is not part of it.
 
-Builds are cached under `.build/artifacts/` (or `$CANDOR_BUILD_DIR/artifacts`), keyed by a hash of
+Builds are cached under `$CANDOR_BUILD_DIR/artifacts` (default `~/.cache/candor/artifacts`: outside
+the repository, which `sam build` copies whole for every makefile function), keyed by a hash of
 their inputs: for a make target, its commands as `make -n` prints them and the files of the
 repository folders those commands name; for an image, Docker-like per instruction (the text of
 each instruction and the content of what it copies), with the tree after each `pip install` kept
@@ -66,7 +67,8 @@ class BuildError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("CANDOR_BUILD_DIR") or REPO_ROOT / ".build") / "artifacts"
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "candor"
+    return Path(os.environ.get("CANDOR_BUILD_DIR") or default) / "artifacts"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ artifact fails the test; statuses are those tests/integration/test_events.py exp
 Each artifact's size goes to bench-results/artifact-sizes.json.
 
 The first run builds (about two minutes for the image's dependencies on an empty pip cache);
-later runs reuse `.build/artifacts/` while their inputs are unchanged.
+later runs reuse the build cache (`~/.cache/candor/artifacts`) while their inputs are unchanged.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ _BUILT: dict[str, Artifact] = {}
 
 
 def built(function: str) -> Artifact:
-    """The function's artifact, built once per session (and reused from `.build/` across sessions)."""
+    """The function's artifact, built once per session (and reused from the build cache across sessions)."""
     if function not in _BUILT:
         _BUILT[function] = artifacts.build(function)
     return _BUILT[function]
