@@ -353,12 +353,12 @@ def render_forbidden(settings: CatalogSettings) -> str:
 
     The decision's language is unknown without a lookup, so the page is in English and Spanish.
     """
-    contact = _e(settings.human_contact)
+    contact = {lang: _e(settings.operator_text("human_contact", lang).rstrip(". ")) for lang in ("en", "es")}
     body = f"""<h1>{_e(LABELS["en"]["forbidden_title"])}</h1>
 <p id="forbidden">This link is not valid, or it has expired (links to explanations last 90 days).
-To see why an answer was given, or to contest a decision, contact a person: {contact}.</p>
+To see why an answer was given, or to contest a decision, contact a person: {contact["en"]}.</p>
 <section lang="es" aria-labelledby="es-h"><h2 id="es-h">{_e(LABELS["es"]["forbidden_title"])}</h2>
 <p>Este enlace no es válido o ha caducado (los enlaces a las explicaciones duran 90 días).
-Para saber por qué se dio una respuesta, o para impugnar una decisión, contacte con una persona: {contact}.</p>
+Para saber por qué se dio una respuesta, o para impugnar una decisión, contacte con una persona: {contact["es"]}.</p>
 </section>"""
     return _page("en", "403 · " + LABELS["en"]["forbidden_title"], body)

@@ -65,14 +65,14 @@ def links_for(decision_id: str) -> CustomerLinks:
     return CustomerLinks(view=f"/v1/explanations/{decision_id}/view", appeal=f"/v1/explanations/{decision_id}/appeal")
 
 
-def _contact(operator: OperatorProfile) -> str:
-    return operator.human_contact.rstrip(". ") + "."
+def _contact(operator: OperatorProfile, language: str) -> str:
+    return operator.in_language(language).human_contact.rstrip(". ") + "."
 
 
 def restricted_view(decision_id: str, decided_at: str, locale: str, operator: OperatorProfile) -> CustomerView:
     """GDPR Art. 18: only that the record is restricted and how to reach a person."""
     language = language_of(locale)
-    texts, contact = TEXTS[language], _contact(operator)
+    texts, contact = TEXTS[language], _contact(operator, language)
     return CustomerView(
         decision_id=decision_id,
         decided_at=decided_at,
@@ -184,8 +184,8 @@ def customer_view(
         reasons_target=target,
         reasons=reasons,
         data_used=data_used,
-        human_contact=_contact(operator),
-        how_to_contest=texts["contest"].format(contact=_contact(operator)),
+        human_contact=_contact(operator, language),
+        how_to_contest=texts["contest"].format(contact=_contact(operator, language)),
         appeal=appeal,
         links=links_for(env.decision_id),
     )

@@ -91,6 +91,9 @@ def test_display_values_are_written_in_the_customers_locale_and_values_stay_numb
     assert shown["order_value"]["display_value"] == order_value
     assert shown["order_value"]["value"] == 240.0  # the machine field is untouched
     assert shown["days_since_delivery"]["display_value"] == days
+    if not locale.startswith("en"):
+        assert "Write 'agent'" not in json.dumps(answer, ensure_ascii=False)
+        assert "Escriba «agente» en el chat" in answer["disclosure"]["human_contact"]
 
 
 def test_personal_data_in_messages_is_redacted_before_storage(api):

@@ -126,6 +126,10 @@ def test_the_forbidden_page_reveals_nothing_and_speaks_both_languages():
     assert "This link is not valid" in html
     assert 'lang="es"' in html
     assert "01JF" not in html
+    english, spanish = html.split('<section lang="es"')
+    assert "Write &#x27;agent&#x27; in the chat" in english
+    assert "Escriba «agente» en el chat" in spanish
+    assert "Write" not in spanish
 
 
 def test_numbers_and_dates_follow_the_decisions_locale():
