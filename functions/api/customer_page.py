@@ -13,7 +13,7 @@ import hashlib
 from html import escape
 from string import Template
 
-from functions.domain.formatting import long_date, parse_timestamp, signed, timestamp
+from functions.domain.formatting import long_date, number, parse_timestamp, signed, timestamp
 from functions.domain.presentation import language_of
 from functions.schemas.customer import MAX_REASON_LENGTH, Appeal, CustomerReason, CustomerView
 from functions.schemas.settings import CatalogSettings
@@ -239,6 +239,10 @@ def _appeal_state(appeal: Appeal, locale: str, labels: dict[str, str]) -> str:
     )
 
 
+def _reason_hint(labels: dict[str, str], locale: str) -> str:
+    return labels["reason_hint"].format(max=number(MAX_REASON_LENGTH, locale))
+
+
 def _appeal_form(view: CustomerView, token: str, labels: dict[str, str]) -> str:
     if view.appeal is not None:
         return f'<p class="status" id="appeal-status">{_e(_appeal_state(view.appeal, view.locale, labels))}</p>'
@@ -248,7 +252,7 @@ def _appeal_form(view: CustomerView, token: str, labels: dict[str, str]) -> str:
         f'<label for="reason">{_e(labels["reason_label"])}</label>'
         f'<textarea id="reason" name="reason" rows="6" required maxlength="{MAX_REASON_LENGTH}" '
         f'aria-describedby="reason-hint"></textarea>'
-        f'<p id="reason-hint" class="muted">{_e(labels["reason_hint"].format(max=MAX_REASON_LENGTH))}</p>'
+        f'<p id="reason-hint" class="muted">{_e(_reason_hint(labels, view.locale))}</p>'
         f'<button type="submit">{_e(labels["send"])}</button></form>'
     )
 
@@ -339,7 +343,7 @@ def render_appeal_received(appeal: Appeal, created: bool, locale: str, token: st
 def render_invalid_appeal(message: str, locale: str, token: str) -> str:
     language = language_of(locale)
     labels = LABELS[language]
-    hint = labels["reason_hint"].format(max=MAX_REASON_LENGTH)
+    hint = _reason_hint(labels, locale)
     body = [
         f"<h1>{_e(labels['invalid_title'])}</h1>",
         f'<p class="status" id="error">{_e(message)}</p><p>{_e(hint)}</p>',

@@ -139,9 +139,11 @@ def test_numbers_and_dates_follow_the_decisions_locale():
     assert ">3 de agosto de 2026, 9:00 UTC</time>" in spain
     assert 'datetime="2026-08-03T09:00:00.000Z"' in spain  # the machine form stays for machines
     assert "el 4 de agosto de 2026." in spain
+    assert "Hasta 2.000 caracteres" in render_view(view(), token="t")
     mexico = render_view(view(locale="es-MX"), token="t")
     assert "+1.500" in mexico  # es-MX writes a decimal point
     assert "9:00\u202fa.m. UTC" in mexico
     english = render_view(view(language="en", locale="en-GB"), token="t")
     assert ">3 August 2026, 09:00 UTC</time>" in english
     assert "\u22120.500" in english
+    assert "Up to 2,000 characters" in english
