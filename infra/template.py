@@ -11,7 +11,7 @@ build on macOS or ARM still gets linux x86_64 pydantic-core (recipe lines start 
     build-CatalogFunction:
         python -m pip install --quiet --target "$(ARTIFACTS_DIR)" \
             --platform manylinux2014_x86_64 --implementation cp --python-version 3.11 --only-binary=:all: \
-            "aws-lambda-powertools[tracer]>=3.4" "pydantic>=2.9" "pydantic-settings>=2.5"
+            "aws-lambda-powertools[tracer]>=3.4" "pydantic>=2.9" "pydantic-settings>=2.5" "babel>=2.14"
         mkdir -p "$(ARTIFACTS_DIR)/functions" && cp -R functions/. "$(ARTIFACTS_DIR)/functions/"
         cp -R models "$(ARTIFACTS_DIR)/models"
         find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +

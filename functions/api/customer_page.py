@@ -13,6 +13,7 @@ import hashlib
 from html import escape
 from string import Template
 
+from functions.domain.formatting import long_date, number, parse_timestamp, signed, timestamp
 from functions.domain.presentation import language_of
 from functions.schemas.customer import MAX_REASON_LENGTH, Appeal, CustomerReason, CustomerView
 from functions.schemas.settings import CatalogSettings
@@ -172,20 +173,16 @@ def _page(lang: str, title: str, body: str) -> str:
     return _PAGE.substitute(lang=_e(lang), title=_e(title), css=CSS, body=body)
 
 
-def _when(iso: str) -> str:
-    return f'<time datetime="{_e(iso)}">{_e(iso[:10])} {_e(iso[11:16])} UTC</time>'
-
-
-def _signed(weight: float, language: str) -> str:
-    text = f"{weight:+.3f}".replace("-", "\u2212")
-    return text.replace(".", ",") if language == "es" else text
+def _when(iso: str, locale: str) -> str:
+    """A stored time in the reader's words; the ISO form stays in the attribute for machines."""
+    return f'<time datetime="{_e(iso)}">{_e(timestamp(iso, locale))}</time>'
 
 
 def _short(text: str, limit: int = 30) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def chart_svg(reasons: list[CustomerReason], target: str, labels: dict[str, str], language: str) -> str:
+def chart_svg(reasons: list[CustomerReason], target: str, labels: dict[str, str], locale: str) -> str:
     """A diverging bar chart of the top contributions, readable by screen readers (title + desc)."""
     rows = reasons[:CHART_ROWS]
     width, label_w, row_h, top = 680, 250, 30, 10
@@ -212,7 +209,7 @@ def chart_svg(reasons: list[CustomerReason], target: str, labels: dict[str, str]
             f"{_e(_short(name))}</text>",
             f'<rect x="{x}" y="{y + 6}" width="{length}" height="18" fill="{TOWARDS if towards else AGAINST}"/>',
             f'<text x="{value_x}" y="{y + 19}" text-anchor="{"start" if towards else "end"}" font-size="13" '
-            f'fill="{INK}">{_e(_signed(reason.weight, language))}</text>',
+            f'fill="{INK}">{_e(signed(reason.weight, locale))}</text>',
         ]
     parts.append("</svg>")
     return "\n".join(parts)
@@ -223,7 +220,7 @@ def _reasons_table(view: CustomerView, labels: dict[str, str]) -> str:
     rows = "\n".join(
         f'<tr><th scope="row">{_e(r.display_name)}</th><td>{_e(r.display_value or "")}</td>'
         f"<td>{_e(labels[r.direction].format(target=target))}</td>"
-        f'<td class="num">{_e(_signed(r.weight, view.language))}</td></tr>'
+        f'<td class="num">{_e(signed(r.weight, view.locale))}</td></tr>'
         for r in view.reasons[:CHART_ROWS]
     )
     return (
@@ -234,22 +231,28 @@ def _reasons_table(view: CustomerView, labels: dict[str, str]) -> str:
     )
 
 
-def _appeal_state(appeal: Appeal, language: str, labels: dict[str, str]) -> str:
+def _appeal_state(appeal: Appeal, locale: str, labels: dict[str, str]) -> str:
     return labels["appealed"].format(
-        date=appeal.created_at[:10], status=STATUS_NAMES[language][appeal.status], appeal_id=appeal.appeal_id
+        date=long_date(parse_timestamp(appeal.created_at).date(), locale),
+        status=STATUS_NAMES[language_of(locale)][appeal.status],
+        appeal_id=appeal.appeal_id,
     )
+
+
+def _reason_hint(labels: dict[str, str], locale: str) -> str:
+    return labels["reason_hint"].format(max=number(MAX_REASON_LENGTH, locale))
 
 
 def _appeal_form(view: CustomerView, token: str, labels: dict[str, str]) -> str:
     if view.appeal is not None:
-        return f'<p class="status" id="appeal-status">{_e(_appeal_state(view.appeal, view.language, labels))}</p>'
+        return f'<p class="status" id="appeal-status">{_e(_appeal_state(view.appeal, view.locale, labels))}</p>'
     # Relative action: resolves to .../<decision_id>/appeal under whatever host and stage served this page.
     return (
         f'<form method="post" action="appeal?token={_e(token)}" accept-charset="utf-8">'
         f'<label for="reason">{_e(labels["reason_label"])}</label>'
         f'<textarea id="reason" name="reason" rows="6" required maxlength="{MAX_REASON_LENGTH}" '
         f'aria-describedby="reason-hint"></textarea>'
-        f'<p id="reason-hint" class="muted">{_e(labels["reason_hint"].format(max=MAX_REASON_LENGTH))}</p>'
+        f'<p id="reason-hint" class="muted">{_e(_reason_hint(labels, view.locale))}</p>'
         f'<button type="submit">{_e(labels["send"])}</button></form>'
     )
 
@@ -283,7 +286,7 @@ def render_view(view: CustomerView, token: str) -> str:
     if view.reasons:
         target = view.reasons_target or outcome.display_name
         out += [
-            f'<figure id="chart">{chart_svg(view.reasons, target, labels, view.language)}</figure>',
+            f'<figure id="chart">{chart_svg(view.reasons, target, labels, view.locale)}</figure>',
             _reasons_table(view, labels),
             f'<p class="muted">{_e(labels["units"])}</p>',
         ]
@@ -310,7 +313,7 @@ def render_view(view: CustomerView, token: str) -> str:
 
 
 def _record_section(view: CustomerView, labels: dict[str, str]) -> list[str]:
-    rows = [(labels["reference"], _e(view.decision_id)), (labels["date"], _when(view.decided_at))]
+    rows = [(labels["reference"], _e(view.decision_id)), (labels["date"], _when(view.decided_at, view.locale))]
     if view.disclosure is not None:
         rows.append((labels["notice_version"], _e(view.disclosure.notice_id)))
         model = view.disclosure.model or {}
@@ -331,7 +334,7 @@ def render_appeal_received(appeal: Appeal, created: bool, locale: str, token: st
     body = [
         f"<h1>{_e(title)}</h1>",
         f'<p id="appeal-status">{_e(labels["received"] if created else labels["already"])}</p>',
-        f'<p class="status">{_e(_appeal_state(appeal, language, labels))}</p>',
+        f'<p class="status">{_e(_appeal_state(appeal, locale, labels))}</p>',
         f'<p><a href="view?token={_e(token)}">{_e(labels["back"])}</a></p>',
     ]
     return _page(language, title, "\n".join(body))
@@ -340,7 +343,7 @@ def render_appeal_received(appeal: Appeal, created: bool, locale: str, token: st
 def render_invalid_appeal(message: str, locale: str, token: str) -> str:
     language = language_of(locale)
     labels = LABELS[language]
-    hint = labels["reason_hint"].format(max=MAX_REASON_LENGTH)
+    hint = _reason_hint(labels, locale)
     body = [
         f"<h1>{_e(labels['invalid_title'])}</h1>",
         f'<p class="status" id="error">{_e(message)}</p><p>{_e(hint)}</p>',
@@ -354,12 +357,12 @@ def render_forbidden(settings: CatalogSettings) -> str:
 
     The decision's language is unknown without a lookup, so the page is in English and Spanish.
     """
-    contact = _e(settings.human_contact)
+    contact = {lang: _e(settings.operator_text("human_contact", lang).rstrip(". ")) for lang in ("en", "es")}
     body = f"""<h1>{_e(LABELS["en"]["forbidden_title"])}</h1>
 <p id="forbidden">This link is not valid, or it has expired (links to explanations last 90 days).
-To see why an answer was given, or to contest a decision, contact a person: {contact}.</p>
+To see why an answer was given, or to contest a decision, contact a person: {contact["en"]}.</p>
 <section lang="es" aria-labelledby="es-h"><h2 id="es-h">{_e(LABELS["es"]["forbidden_title"])}</h2>
 <p>Este enlace no es válido o ha caducado (los enlaces a las explicaciones duran 90 días).
-Para saber por qué se dio una respuesta, o para impugnar una decisión, contacte con una persona: {contact}.</p>
+Para saber por qué se dio una respuesta, o para impugnar una decisión, contacte con una persona: {contact["es"]}.</p>
 </section>"""
     return _page("en", "403 · " + LABELS["en"]["forbidden_title"], body)

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from functions.domain.disclosure import NoticeCatalogue, OperatorProfile
+from functions.domain.formatting import locale_tag
 from functions.domain.presentation import display_value, language_of, localized, span_of
 from functions.schemas.customer import (
     Appeal,
@@ -64,22 +65,23 @@ def links_for(decision_id: str) -> CustomerLinks:
     return CustomerLinks(view=f"/v1/explanations/{decision_id}/view", appeal=f"/v1/explanations/{decision_id}/appeal")
 
 
-def _contact(operator: OperatorProfile) -> str:
-    return operator.human_contact.rstrip(". ") + "."
+def _contact(operator: OperatorProfile, language: str) -> str:
+    return operator.in_language(language).human_contact.rstrip(". ") + "."
 
 
 def restricted_view(decision_id: str, decided_at: str, locale: str, operator: OperatorProfile) -> CustomerView:
     """GDPR Art. 18: only that the record is restricted and how to reach a person."""
     language = language_of(locale)
-    texts = TEXTS[language]
+    texts, contact = TEXTS[language], _contact(operator, language)
     return CustomerView(
         decision_id=decision_id,
         decided_at=decided_at,
         language=language,
+        locale=locale_tag(locale),
         status="restricted",
-        status_note=texts["restricted"].format(contact=_contact(operator)),
-        human_contact=_contact(operator),
-        how_to_contest=texts["contest"].format(contact=_contact(operator)),
+        status_note=texts["restricted"].format(contact=contact),
+        human_contact=contact,
+        how_to_contest=texts["contest"].format(contact=contact),
         links=links_for(decision_id),
     )
 
@@ -139,7 +141,7 @@ def customer_view(
         feature = features.get(contribution.feature)
         if feature is not None:
             name = localized(feature.display_names, language)
-            value = display_value(feature, inputs[feature.name], language) if feature.name in inputs else None
+            value = display_value(feature, inputs[feature.name], env.locale) if feature.name in inputs else None
         else:  # a word of the customer's message (text models)
             name, value = _word(contribution.feature, inputs, manifest, language), None
         reasons.append(
@@ -156,7 +158,7 @@ def customer_view(
         data_used = [
             DataUsed(
                 name=localized(f.display_names, language),
-                value=display_value(f, inputs[f.name], language),
+                value=display_value(f, inputs[f.name], env.locale),
             )
             for f in (manifest.features if manifest else [])
             if f.name in inputs
@@ -166,6 +168,7 @@ def customer_view(
         decision_id=env.decision_id,
         decided_at=env.decided_at,
         language=language,
+        locale=locale_tag(env.locale),
         status="erased" if erased else "available",
         status_note=texts["erased"] if erased else None,
         disclosure=notice,
@@ -181,8 +184,8 @@ def customer_view(
         reasons_target=target,
         reasons=reasons,
         data_used=data_used,
-        human_contact=_contact(operator),
-        how_to_contest=texts["contest"].format(contact=_contact(operator)),
+        human_contact=_contact(operator, language),
+        how_to_contest=texts["contest"].format(contact=_contact(operator, language)),
         appeal=appeal,
         links=links_for(env.decision_id),
     )

@@ -43,8 +43,24 @@ class CatalogueError(ValueError):
     """The notice catalogue is malformed; raised at load time."""
 
 
+class OperatorTexts(BaseModel):
+    """What the operator says differently in one language; unset fields keep the profile's own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(min_length=1)] | None = None
+    ai_system_name: Annotated[str, Field(min_length=1)] | None = None
+    human_contact: Annotated[str, Field(min_length=1)] | None = None
+    policy_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    privacy_contact: Annotated[str, Field(min_length=1)] | None = None
+
+
 class OperatorProfile(BaseModel):
-    """Facts about the operator that are substituted into every notice."""
+    """Facts about the operator that are substituted into every notice.
+
+    The fields are the English (fallback) texts; `languages` holds what differs in other
+    languages, so a Spanish notice never carries an English contact line.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -64,6 +80,16 @@ class OperatorProfile(BaseModel):
     privacy_contact: Annotated[
         str | None, Field(min_length=1, description="Where to exercise data rights; defaults to human_contact.")
     ] = None
+    languages: dict[str, OperatorTexts] = Field(
+        default_factory=dict, description="Per language code (es), the texts that differ from the fields above."
+    )
+
+    def in_language(self, language: str) -> OperatorProfile:
+        """The profile as shown to a reader of `language`."""
+        texts = self.languages.get(language)
+        if texts is None:
+            return self
+        return self.model_copy(update=texts.model_dump(exclude_none=True))
 
 
 @dataclass(frozen=True)
@@ -246,6 +272,7 @@ class NoticeCatalogue:
         `jurisdiction` names the rule set actually applied.
         """
         resolved = resolve_language(locale, self.languages)
+        operator = operator.in_language(resolved.language)
         applied = self.jurisdiction_for(jurisdiction)
         entry = self.entry(jurisdiction=applied, language=resolved.language, at=at)
         values = {

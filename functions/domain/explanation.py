@@ -38,7 +38,7 @@ class Decided:
 def explained(decided: Decided, explainer: ExplainerRef, run: ModelRun) -> Explanation:
     """The explanation of a model run: complete, or partial when the deadline cut sampling short."""
     manifest, language = decided.manifest, language_of(decided.locale)
-    contributions = _contributions(manifest, run, decided.inputs, language)
+    contributions = _contributions(manifest, run, decided.inputs, decided.locale)
     target = localized(manifest.label(decided.prediction.explained_label).display_names, language)
     summary = summarize(
         kind=manifest.kind,
@@ -130,14 +130,14 @@ def _explained_output(decided: Decided) -> str:
 
 
 def _contributions(
-    manifest: ModelManifest, run: ModelRun, inputs: Mapping[str, FeatureValue], language: str
+    manifest: ModelManifest, run: ModelRun, inputs: Mapping[str, FeatureValue], locale: str
 ) -> list[Contribution]:
     text = next((str(inputs[f.name]) for f in manifest.features if f.type == "text"), "")
     contributions = []
     for item in run.items:
         if item.is_token and item.attribution == 0.0:
             continue  # a word the model gives no weight: nothing to explain
-        display_name, display = item_display(manifest, item, text, language)
+        display_name, display = item_display(manifest, item, text, locale)
         contributions.append(
             Contribution(
                 feature=item.key,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from functions.domain.disclosure import resolve_language
+from functions.domain.formatting import language_of, quantity
 from functions.domain.ports import ExplainedItem
 from functions.schemas.api import FeatureValue
 from functions.schemas.manifest import Feature, ModelManifest
 
-SUPPORTED_LANGUAGES = ("en", "es")
 _YES_NO = {"en": ("yes", "no"), "es": ("sí", "no")}
 _QUOTES = {"en": ("\u201c", "\u201d"), "es": ("\u00ab", "\u00bb")}
 
@@ -33,33 +32,33 @@ def span_of(key: str) -> tuple[int, int] | None:
     return int(start), int(end)
 
 
-def language_of(locale: str) -> str:
-    """`es-ES`, `es_MX`, `ES` -> `es`; anything unsupported -> `en` (the notice's own rule)."""
-    return resolve_language(locale, SUPPORTED_LANGUAGES).language
-
-
 def localized(names: dict[str, str], language: str) -> str:
     return names.get(language) or names["en"]
 
 
-def display_value(feature: Feature, value: FeatureValue, language: str) -> str:
+def display_value(feature: Feature, value: FeatureValue, locale: str) -> str:
+    """A value as the customer reads it: words in their language, numbers in their locale's formats.
+
+    `locale` is the decision's tag (`es-MX`), or just a language (`es`) for that language's formats.
+    """
+    language = language_of(locale)
     if feature.type == "boolean":
         yes, no = _YES_NO[language]
         return yes if value else no
     if feature.type == "category":
         names = (feature.category_display_names or {}).get(str(value))
         return localized(names, language) if names else str(value)
-    if feature.type in ("number", "integer"):
-        shown = f"{value:,.2f}" if feature.type == "number" else f"{value:,}"
-        return f"{shown} {feature.unit}" if feature.unit else shown
+    if feature.type in ("number", "integer") and isinstance(value, int | float):
+        return quantity(value, feature.unit, locale, decimals=2 if feature.type == "number" else 0)
     return str(value)
 
 
-def item_display(manifest: ModelManifest, item: ExplainedItem, text: str, language: str) -> tuple[str, str | None]:
+def item_display(manifest: ModelManifest, item: ExplainedItem, text: str, locale: str) -> tuple[str, str | None]:
     """(display name, display value) of an attributed item; tokens show the customer's own word."""
+    language = language_of(locale)
     if item.spans:
         start, end = item.spans[0]
         opening, closing = _QUOTES[language]
         return f"{opening}{text[start:end]}{closing}", None
     feature = next(f for f in manifest.features if f.name == item.key)
-    return localized(feature.display_names, language), display_value(feature, item.value, language)
+    return localized(feature.display_names, language), display_value(feature, item.value, locale)

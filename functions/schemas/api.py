@@ -60,7 +60,11 @@ class Contribution(BaseModel):
     feature: str = Field(description="Feature name, or the token for text models.")
     display_name: str
     value: FeatureValue | None = Field(description="The input value (for tokens: how often it occurs).")
-    display_value: str | None = Field(default=None, description="The value as shown to people, in their language.")
+    display_value: str | None = Field(
+        default=None,
+        description="The value as shown to people: in their language, with their locale's number and currency "
+        "formats (240,00 € for es-ES, €240.00 for en); `value` stays a JSON value.",
+    )
     attribution: float
     spans: list[tuple[int, int]] | None = Field(
         default=None, description="Text models: [start, end) character offsets of the token in the message."

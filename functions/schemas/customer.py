@@ -85,7 +85,11 @@ class CustomerView(BaseModel):
 
     decision_id: str
     decided_at: str
-    language: str
+    language: str = Field(description="The language of the texts: en or es.")
+    locale: str = Field(
+        description="The locale whose number, currency and date formats the texts use (es-ES, es-MX), "
+        "always in `language`; `decided_at` and `weight` stay machine-readable."
+    )
     status: RecordStatus = Field(
         description="available; erased (personal data deleted, the decision remains); restricted (not served)."
     )

@@ -41,7 +41,11 @@ class Feature(_Strict):
     max_length: Annotated[int, Field(gt=0, le=20_000)] | None = Field(
         default=None, description="Text features only: the longest accepted message, in characters."
     )
-    unit: str | None = Field(default=None, description="Unit shown next to values, e.g. EUR, days.")
+    unit: str | None = Field(
+        default=None,
+        description="Unit shown next to values: an ISO 4217 code (EUR) as money in the customer's locale, "
+        "a known unit (days, months, kg) in the customer's words, any other as given.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Feature:

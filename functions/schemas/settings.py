@@ -6,15 +6,62 @@ rather than the hundredth request.
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from functions.coldstart import per_container
 
 BUNDLED_MODELS = Path(__file__).resolve().parents[2] / "models"
 BUNDLED = "bundled"  # in CANDOR_MODELS_URI: the models packaged with Candor, BUNDLED_MODELS
+
+# The languages Candor writes in (notices, summaries, the customer page); a test keeps them in step.
+LANGUAGES = ("en", "es")
+# What customers read about the operator; each may be set per language (CANDOR_HUMAN_CONTACT_ES).
+OPERATOR_TEXTS = ("operator_name", "ai_system_name", "human_contact", "policy_url")
+# The texts used while neither CANDOR_<NAME> nor CANDOR_<NAME>_<LANG> is set; a language without
+# its own falls back to English (a name or a URL reads the same in every language).
+DEFAULT_OPERATOR_TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "operator_name": "Example Retail S.L.",
+        "ai_system_name": "Candor-assisted support assistant",
+        "human_contact": "Write 'agent' in the chat or call +34 900 000 000 (Mon-Fri 9-18 CET)",
+        "policy_url": "https://example.com/privacy/ai",
+    },
+    "es": {
+        "ai_system_name": "Asistente de soporte con Candor",
+        "human_contact": "Escriba «agente» en el chat o llame al +34 900 000 000 (lun-vie 9-18 CET)",
+    },
+}
+_PER_LANGUAGE = re.compile(rf"^CANDOR_({'|'.join(OPERATOR_TEXTS)})_([A-Za-z0-9]+)$", re.IGNORECASE)
+_URL = re.compile(r"^https?://\S+$")
+
+
+def _variable(name: str, language: str) -> str:
+    return f"CANDOR_{name.upper()}_{language.upper()}"
+
+
+class _PerLanguageVariables(PydanticBaseSettingsSource):
+    """CANDOR_<NAME>_<LANG> for the operator texts, gathered as {language: {name: text}}.
+
+    The environment source only reads variables named after fields; these are named after a
+    field and a language, so they are collected here and checked by the settings' validator.
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the environment itself
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, dict[str, str]] = {}
+        for variable, value in os.environ.items():
+            if match := _PER_LANGUAGE.match(variable):
+                found.setdefault(match.group(2).lower(), {})[match.group(1).lower()] = value
+        return {"operator_texts_by_language": found} if found else {}
 
 
 class CatalogSettings(BaseSettings):
@@ -27,13 +74,57 @@ class CatalogSettings(BaseSettings):
         description="Model registry: comma-separated folders, s3://bucket/prefix URIs or `bundled`, each holding"
         " <model_id>/manifest.json.",
     )
-    operator_name: str = "Example Retail S.L."
-    ai_system_name: str = "Candor-assisted support assistant"
-    human_contact: str = "Write 'agent' in the chat or call +34 900 000 000 (Mon-Fri 9-18 CET)"
-    policy_url: str = "https://example.com/privacy/ai"
+    # Set, each is used in every language that has no CANDOR_<NAME>_<LANG> of its own.
+    operator_name: str = DEFAULT_OPERATOR_TEXTS["en"]["operator_name"]
+    ai_system_name: str = DEFAULT_OPERATOR_TEXTS["en"]["ai_system_name"]
+    human_contact: str = DEFAULT_OPERATOR_TEXTS["en"]["human_contact"]
+    policy_url: str = DEFAULT_OPERATOR_TEXTS["en"]["policy_url"]
+    operator_texts_by_language: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="From CANDOR_<NAME>_<LANG> (CANDOR_HUMAN_CONTACT_ES): {language: {name: text}}.",
+    )
     chatbot_role: str = Field(default="candor-chatbot", description="IAM role name of chatbot backends.")
     auditor_role: str = Field(default="candor-auditor", description="IAM role name of auditors.")
     privacy_role: str = Field(default="candor-privacy", description="IAM role name of privacy officers.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _PerLanguageVariables(settings_cls), env_settings, dotenv_settings, file_secret_settings
+
+    @field_validator("operator_texts_by_language")
+    @classmethod
+    def _known_languages(cls, texts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        problems = []
+        for language, values in texts.items():
+            for name, value in values.items():
+                variable = _variable(name, language)
+                if language not in LANGUAGES:
+                    problems.append(f"{variable}: no texts in {language!r}; the languages are {', '.join(LANGUAGES)}")
+                elif name not in OPERATOR_TEXTS:
+                    problems.append(f"{variable}: not an operator text ({', '.join(OPERATOR_TEXTS)})")
+                elif not value.strip():
+                    problems.append(f"{variable} is empty")
+                elif name == "policy_url" and not _URL.match(value):
+                    problems.append(f"{variable} must be an http(s) URL")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return texts
+
+    def operator_text(self, name: str, language: str) -> str:
+        """CANDOR_<NAME>_<LANG>; else CANDOR_<NAME>, for every language; else the built-in text in `language`."""
+        own = self.operator_texts_by_language.get(language, {}).get(name)
+        if own is not None:
+            return own
+        if name in self.model_fields_set:
+            return str(getattr(self, name))
+        return DEFAULT_OPERATOR_TEXTS.get(language, {}).get(name) or str(getattr(self, name))
 
 
 class RecordSettings(CatalogSettings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -62,6 +63,24 @@ def test_the_json_view_shows_the_decision_and_nothing_internal(api):
     text = json.dumps(view)
     for word in INTERNAL:
         assert word not in text
+
+
+def test_a_spanish_view_is_spanish_all_the_way(api):
+    decision_id, token, link = decided(api, "demo-refund-2")  # es-ES, order value 240.0, 41 days
+    view = get(api, f"/v1/explanations/{decision_id}", token).json()
+    assert (view["language"], view["locale"]) == ("es", "es-ES")
+    data = {d["name"]: d["value"] for d in view["data_used"]}
+    assert data["Importe del pedido"] == "240,00\u00a0€"  # Babel's no-break space before the euro sign
+    assert data["Días desde la entrega"] == "41 días"
+    assert view["human_contact"].startswith("Escriba «agente» en el chat")
+    assert view["decided_at"].endswith("Z")  # the machine form stays ISO
+
+    page = api.http.get(link, timeout=60).text
+    for english in ("Write &#x27;agent&#x27;", "Mon-Fri", "Candor-assisted support assistant"):
+        assert english not in page
+    assert "240,00\u00a0€" in page
+    assert " UTC</time>" in page and " de 20" in page  # "3 de agosto de 2026, 9:00 UTC"
+    assert re.search(r'<td class="num">[+\u2212]\d+,\d{3}</td>', page)  # weights with a decimal comma
 
 
 @pytest.mark.parametrize("route", ["view", "json", "appeal"])

@@ -80,6 +80,22 @@ def test_refund_decision_uses_display_names_in_both_languages(api):
     assert answer["outcome"]["adverse"] is True
 
 
+@pytest.mark.parametrize(
+    ("locale", "order_value", "days"),
+    [("es-ES", "240,00\u00a0€", "41 días"), ("es-MX", "EUR\u00a0240.00", "41 días"), ("en-GB", "€240.00", "41 days")],
+)
+def test_display_values_are_written_in_the_customers_locale_and_values_stay_numbers(api, locale, order_value, days):
+    model_id, request = body("demo-refund-2", locale=locale)
+    answer = api.decide(model_id, request).json()
+    shown = {c["feature"]: c for c in answer["explanation"]["contributions"]}
+    assert shown["order_value"]["display_value"] == order_value
+    assert shown["order_value"]["value"] == 240.0  # the machine field is untouched
+    assert shown["days_since_delivery"]["display_value"] == days
+    if not locale.startswith("en"):
+        assert "Write 'agent'" not in json.dumps(answer, ensure_ascii=False)
+        assert "Escriba «agente» en el chat" in answer["disclosure"]["human_contact"]
+
+
 def test_personal_data_in_messages_is_redacted_before_storage(api):
     text = (
         "Charged twice! Card 4111 1111 1111 1111, IBAN ES91 2100 0418 4502 0005 1332, "

@@ -24,6 +24,7 @@ def view(**changes) -> CustomerView:
         decision_id="01JF0000000000000000000000",
         decided_at="2026-08-03T09:00:00.000Z",
         language="es",
+        locale="es-ES",
         status="available",
         disclosure=notice,
         outcome=CustomerOutcome(
@@ -125,3 +126,24 @@ def test_the_forbidden_page_reveals_nothing_and_speaks_both_languages():
     assert "This link is not valid" in html
     assert 'lang="es"' in html
     assert "01JF" not in html
+    english, spanish = html.split('<section lang="es"')
+    assert "Write &#x27;agent&#x27; in the chat" in english
+    assert "Escriba «agente» en el chat" in spanish
+    assert "Write" not in spanish
+
+
+def test_numbers_and_dates_follow_the_decisions_locale():
+    appeal = Appeal(appeal_id="A1", decision_id="D", status="received", reason="r", created_at="2026-08-04T10:00:00Z")
+    spain = render_view(view(appeal=appeal), token="t")
+    assert "+1,500" in spain and "\u22120,500" in spain
+    assert ">3 de agosto de 2026, 9:00 UTC</time>" in spain
+    assert 'datetime="2026-08-03T09:00:00.000Z"' in spain  # the machine form stays for machines
+    assert "el 4 de agosto de 2026." in spain
+    assert "Hasta 2.000 caracteres" in render_view(view(), token="t")
+    mexico = render_view(view(locale="es-MX"), token="t")
+    assert "+1.500" in mexico  # es-MX writes a decimal point
+    assert "9:00\u202fa.m. UTC" in mexico
+    english = render_view(view(language="en", locale="en-GB"), token="t")
+    assert ">3 August 2026, 09:00 UTC</time>" in english
+    assert "\u22120.500" in english
+    assert "Up to 2,000 characters" in english

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def imported_after(module: str) -> set[str]:
@@ -27,3 +28,21 @@ def test_decision_function_does_not_import_shap_at_cold_start():
 def test_integrity_job_imports_no_numpy_shap_or_model_library():
     # It ships as a small zip too (make build-IntegrityFunction).
     assert not imported_after("functions.handlers.integrity") & {"numpy", "shap", "lightgbm", "sklearn", "explainers"}
+
+
+MAKEFILE = (Path(__file__).resolve().parents[3] / "Makefile").read_text()
+
+
+def _recipe(target: str) -> str:
+    """The lines of a Makefile target (what `sam build` runs for a makefile-built function)."""
+    return MAKEFILE.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0]
+
+
+def test_babel_ships_in_the_small_zips_whose_code_imports_it():
+    # The customer page formats numbers and dates with Babel; the customer function reuses the catalog's zip.
+    assert "babel" in imported_after("functions.handlers.customer")
+    assert "\nbuild-CustomerFunction: build-CatalogFunction\n" in MAKEFILE
+    assert '"babel' in _recipe("build-CatalogFunction")
+    # The integrity job's zip does not ship it: it must not need it.
+    assert "babel" not in imported_after("functions.handlers.integrity")
+    assert "babel" not in _recipe("build-IntegrityFunction")

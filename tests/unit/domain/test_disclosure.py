@@ -9,6 +9,7 @@ from functions.domain.disclosure import (
     CatalogueError,
     NoticeCatalogue,
     OperatorProfile,
+    OperatorTexts,
     resolve_language,
 )
 from functions.schemas.api import Notice
@@ -207,6 +208,34 @@ def test_privacy_contact_defaults_to_human_contact(catalogue, operator):
 def test_operator_values_are_not_treated_as_templates(catalogue, operator):
     op = operator.model_copy(update={"name": "Dollar $operator ${ai_system} Inc."})
     assert "Dollar $operator ${ai_system} Inc." in catalogue.notice(locale="en", jurisdiction="EU", operator=op).notice
+
+
+def test_operator_texts_are_shown_in_the_notices_language(catalogue, operator):
+    spanish = OperatorTexts(ai_system_name="Ana (asistente)", human_contact="escriba «agente» o llame al 900 123 456")
+    op = operator.model_copy(update={"languages": {"es": spanish}})
+    es = catalogue.notice(locale="es-MX", jurisdiction="EU", operator=op)
+    assert "escriba «agente» o llame al 900 123 456." in es.human_contact
+    assert es.ai_system_name == "Ana (asistente)"
+    assert es.operator == "Acme Retail S.L."  # not overridden: the profile's own
+    assert "type 'agent'" not in es.model_dump_json()
+    for locale in ("en", "fr-FR"):  # English, and the English fallback, keep the profile's own texts
+        en = catalogue.notice(locale=locale, jurisdiction="EU", operator=op)
+        assert "type 'agent' or call 900 123 456." in en.human_contact
+        assert en.ai_system_name == "Ana"
+
+
+def test_a_language_without_its_own_contact_keeps_the_privacy_contact_in_step(catalogue, operator):
+    op = operator.model_copy(
+        update={"privacy_contact": None, "languages": {"es": OperatorTexts(human_contact="llame al 900 000 111")}}
+    )
+    assert "llame al 900 000 111" in catalogue.notice(locale="es", jurisdiction="EU", operator=op).rights
+
+
+def test_per_language_operator_texts_are_validated():
+    with pytest.raises(ValueError, match="validation error"):
+        OperatorTexts(policy_url="ftp://x")
+    with pytest.raises(ValueError, match="validation error"):
+        OperatorTexts(human_contact="")
 
 
 @pytest.mark.parametrize(
