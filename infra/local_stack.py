@@ -34,6 +34,8 @@ from infra.function_logs import FunctionLogs, installed
 from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens, make_event
 from infra.local_aws import REGION, MotoEndpoint, local_name, provision, session_client, start_moto
 from infra.remote_models import ServedRegistry, served_registry
+from infra.s3_semantics import S3Semantics
+from infra.s3_semantics import installed as s3_semantics_installed
 from infra.sqs_event_source import SqsEventSource, sqs_event
 
 EVENTS_DIR = tpl.REPO_ROOT / "events"
@@ -46,7 +48,9 @@ class LocalStack:
     `preload=False` defers importing handlers to their first request; `quiet=False` logs each
     API request (moto's per-call lines stay off). Functions with SQS events (the explanation
     worker) are fed by a polling thread per event, like Lambda's event source mappings;
-    `event_sources=False` leaves their queues unread.
+    `event_sources=False` leaves their queues unread. The functions' S3 client answers reads of
+    absent keys and listings as AWS would answer each function's role (`infra/s3_semantics.py`);
+    `aws_semantics=False` leaves moto's answers.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class LocalStack:
         quiet: bool = True,
         event_sources: bool = True,
         remote_models: bool = True,
+        aws_semantics: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -75,6 +80,8 @@ class LocalStack:
         self.quiet = quiet
         self.event_sources = event_sources
         self.remote_models = remote_models
+        self.aws_semantics = aws_semantics
+        self._semantics: contextlib.ExitStack | None = None
         self.remote: ServedRegistry | None = None  # the HTTPS model endpoints, for tests to inspect or break
         self._remote_models: contextlib.ExitStack | None = None
         self._pollers: list[SqsEventSource] = []
@@ -94,6 +101,9 @@ class LocalStack:
         try:
             self._moto = start_moto(self.aws_port, self.host)
             self.aws_url = self._moto.url
+            if self.aws_semantics:  # before any handler builds its clients
+                self._semantics = contextlib.ExitStack()
+                self._semantics.enter_context(s3_semantics_installed(S3Semantics.from_template(self.template_path)))
             self._logs = installed(self.logs_dir)
             self.gateway = Gateway(
                 tpl.routes(tpl.load_template(self.template_path)),
@@ -164,6 +174,9 @@ class LocalStack:
         if self._logs is not None:
             self._logs.__exit__(None, None, None)
             self._logs = None
+        if self._semantics is not None:
+            self._semantics.close()
+            self._semantics = None
         for key, value in self._saved_environ.items():
             if value is None:
                 os.environ.pop(key, None)
