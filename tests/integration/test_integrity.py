@@ -328,8 +328,15 @@ def delete_digest(env: dict[str, str], records: list[ExplanationRecord], data: s
     return lambda report: iso_utc(window) in {f.window_start for f in report.broken_chain}
 
 
+def delete_envelope(env: dict[str, str], records: list[ExplanationRecord], data: st.DataObject):
+    record = data.draw(st.sampled_from(records), label="record")
+    boto3.client("s3").delete_object(Bucket=env["CANDOR_ARCHIVE_BUCKET"], Key=archive_key(record.envelope))
+    return lambda report: record.envelope.decision_id in {f.decision_id for f in report.missing}
+
+
 MUTATIONS = [
     alter_envelope,
+    delete_envelope,
     delete_index_item,
     alter_index_hash,
     insert_record,
