@@ -9,16 +9,19 @@ role in `template.yaml`:
 
 - GetObject/HeadObject of an absent key in a template bucket: 404 when the role allows
   `s3:ListBucket` on the bucket with `s3:prefix` = the key (so a grant conditioned on
-  `StringLike s3:prefix: records/*` covers keys under `records/`), else 403;
+  `StringLike s3:prefix: records/*` covers keys under `records/`), else 403. AWS does not
+  document which `s3:prefix` that implicit check carries; this is the generous reading, and
+  Candor's code does not depend on it (it lists explicitly where it must know: docs/security.md);
 - ListObjects/ListObjectsV2 (`s3:ListBucket`) and ListObjectVersions (`s3:ListBucketVersions`)
   on a template bucket: refused with 403 unless the role allows them, with `s3:prefix` = the
   request's `Prefix` (absent without one).
 
-The calling function is the one `infra.invocation.running(...)` names on this thread: the local gateway and SQS
-poller set it around each invocation, tests set it around direct calls. A call no function is
-running for is denied whatever it asks, as IAM denies an unknown principal. Clients built by tests
-and tools themselves (`boto3.client("s3")`) keep moto's answers: they stand for an administrator.
-Buckets outside the template (a models bucket) are left alone: their policies are not here.
+The calling function is the one `infra.invocation.running(...)` names on this thread: the local
+gateway and SQS poller set it around each invocation, tests set it around direct calls. A call no
+function is running for is denied whatever it asks, as IAM denies an unknown principal. Clients
+built by tests and tools themselves (`boto3.client("s3")`) keep moto's answers: they stand for an
+administrator. Buckets outside the template (a models bucket) are left alone: their policies are
+not here. Only these S3 answers are emulated; other permissions are asserted on the template.
 """
 
 from __future__ import annotations
