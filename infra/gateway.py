@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infra.function_logs import FunctionLogs
+from infra.invocation import running
 from infra.template import Route
 
 # Not under "candor": Powertools configures that logger for the functions, with their Lambda context.
@@ -437,7 +438,8 @@ class Gateway:
         try:
             handler = self.handler_for(route)
             lock = self._function_locks.get(route.function) or contextlib.nullcontext()
-            with lock, self.logs.capture(route.function) if self.logs else contextlib.nullcontext():
+            logs = self.logs.capture(route.function) if self.logs else contextlib.nullcontext()
+            with lock, logs, running(route.function):
                 result = handler(event, context)
         except Exception:
             # Lambda reports an unhandled error; API Gateway turns it into a 502.

@@ -35,6 +35,8 @@ from infra.function_logs import FunctionLogs, installed
 from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens, make_event
 from infra.local_aws import REGION, MotoEndpoint, local_name, provision, session_client, start_moto
 from infra.remote_models import ServedRegistry, served_registry
+from infra.s3_semantics import S3Semantics
+from infra.s3_semantics import installed as s3_semantics_installed
 from infra.sqs_event_source import SqsEventSource, sqs_event
 
 EVENTS_DIR = tpl.REPO_ROOT / "events"
@@ -49,7 +51,9 @@ class LocalStack:
     worker) are fed by a polling thread per event, like Lambda's event source mappings;
     `event_sources=False` leaves their queues unread. `models` names more registries to serve
     besides the bundled (and remote) models, as CANDOR_MODELS_URI does: comma-separated folders
-    or s3:// prefixes (on the local stack, s3:// is moto's S3).
+    or s3:// prefixes (on the local stack, s3:// is moto's S3). The functions' S3 client answers reads of
+    absent keys and listings as AWS would answer each function's role (`infra/s3_semantics.py`);
+    `aws_semantics=False` leaves moto's answers.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class LocalStack:
         event_sources: bool = True,
         remote_models: bool = True,
         models: str = "",
+        aws_semantics: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -80,6 +85,8 @@ class LocalStack:
         self.event_sources = event_sources
         self.remote_models = remote_models
         self.models = _own_models(models)
+        self.aws_semantics = aws_semantics
+        self._semantics: contextlib.ExitStack | None = None
         self.remote: ServedRegistry | None = None  # the HTTPS model endpoints, for tests to inspect or break
         self._remote_models: contextlib.ExitStack | None = None
         self._pollers: list[SqsEventSource] = []
@@ -99,6 +106,9 @@ class LocalStack:
         try:
             self._moto = start_moto(self.aws_port, self.host)
             self.aws_url = self._moto.url
+            if self.aws_semantics:  # before any handler builds its clients
+                self._semantics = contextlib.ExitStack()
+                self._semantics.enter_context(s3_semantics_installed(S3Semantics.from_template(self.template_path)))
             self._logs = installed(self.logs_dir)
             self.gateway = Gateway(
                 tpl.routes(tpl.load_template(self.template_path)),
@@ -170,6 +180,9 @@ class LocalStack:
         if self._logs is not None:
             self._logs.__exit__(None, None, None)
             self._logs = None
+        if self._semantics is not None:
+            self._semantics.close()
+            self._semantics = None
         for key, value in self._saved_environ.items():
             if value is None:
                 os.environ.pop(key, None)

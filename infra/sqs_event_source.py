@@ -19,6 +19,7 @@ from typing import Any
 
 from infra.function_logs import FunctionLogs
 from infra.gateway import LambdaContext
+from infra.invocation import running
 from infra.local_aws import ACCOUNT_ID, REGION
 from infra.template import QueueSubscription
 
@@ -128,7 +129,8 @@ class SqsEventSource:
         batch = [m["MessageId"] for m in messages]
         keep = set(batch)  # a handler that raises leaves the whole batch for a retry
         try:
-            with self.logs.capture(self.subscription.function) if self.logs else contextlib.nullcontext():
+            logs = self.logs.capture(self.subscription.function) if self.logs else contextlib.nullcontext()
+            with logs, running(self.subscription.function):
                 response = self.handler(sqs_event(messages, self.queue_arn), self._context())
             keep = failed_ids(response, batch, self.subscription.report_batch_item_failures)
         except Exception:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any
 
 from functions.coldstart import forget_everything
@@ -33,6 +34,18 @@ def record_store(env: dict[str, str], dynamodb: Any, s3: Any) -> AwsRecordStore:
         dynamodb=dynamodb,
         s3=s3,
     )
+
+
+def erase(env: dict[str, str], decision_id: str, at: str = "2026-11-28T09:00:00Z") -> None:
+    """What the privacy function does to an erasable record: delete every version of the personal part,
+    then mark the index item, with the functions' own clients and as that function."""
+    from functions.stores import aws_clients
+    from functions.stores.record_store import AwsErasureStore
+    from infra.invocation import running
+
+    places = record_store(env, aws_clients.dynamodb(), aws_clients.s3())
+    with running("PrivacyFunction"):
+        AwsErasureStore(**{f.name: getattr(places, f.name) for f in fields(places)}).erase(decision_id, at)
 
 
 def predict_and_explain(runtime: ModelRuntime, inputs: Mapping[str, FeatureValue]) -> tuple[Prediction, ModelRun]:

@@ -202,6 +202,10 @@ class DigestStore(Protocol):
         """The newest digest whose window starts at or before `not_after`."""
         ...
 
+    def digested(self, start: datetime, end: datetime) -> set[datetime]:
+        """Starts of the windows in [start, end) that have a digest."""
+        ...
+
 
 class RecordSource(Protocol):
     def indexed(self, start: datetime, end: datetime) -> Iterator[IndexedRecord]:
@@ -293,17 +297,22 @@ def verify_span(
     """Check every window overlapping [start, end): records against digests, signatures, and the chain.
 
     Reads one window at a time; the digest of the window before the span is read too, to check
-    the first link.
+    the first link. Which windows have a digest comes first, from `digests.digested`.
     """
     found = _Findings()
     windows = windowing.between(start, end)
-    previous = digests.get(windows[0] - windowing.size) if windows else None
+    before = windows[0] - windowing.size if windows else start
+    # Only digests known to exist are read: whether one is there is the store's listing to say,
+    # as a read of one that is not there may fail like a refused read (S3's 403 without a list
+    # permission), and windows not digested yet are a normal sight, not a failure.
+    digested = digests.digested(before, windows[-1] + windowing.size) if windows else set()
+    previous = digests.get(before) if before in digested else None
     chain_seen = previous is not None  # a digest before these windows: gaps after it are breaks
     gap: list[datetime] = []  # windows without a digest since the last digest seen
 
     for window in windows:
         label = iso_utc(window)
-        stored = digests.get(window) if windowing.is_closed(window, now) else None
+        stored = digests.get(window) if window in digested and windowing.is_closed(window, now) else None
         if stored is None:
             gap.append(window)
             previous = None

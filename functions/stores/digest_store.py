@@ -17,7 +17,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +173,23 @@ class AwsDigestStore:
             raise DependencyUnavailable(f"the digest signature could not be checked: {type(error).__name__}") from error
         return bool(answer.get("SignatureValid"))
 
+    def digested(self, start: datetime, end: datetime) -> set[datetime]:
+        """Starts of the windows in [start, end) that have a digest, from one listing (paged).
+
+        A reader asks this before it reads: a GET of an absent digest is a 403 to a caller S3 does
+        not let list the key, indistinguishable from a refused read of one that is there.
+        """
+        first, limit = digest_key(start), digest_key(end)
+        found: set[datetime] = set()
+        # StartAfter is exclusive: the first key without its suffix sorts just before it.
+        for key in self._keys(start_after=first.removesuffix(".json")):
+            if key >= limit:
+                break
+            window = window_of_key(key)
+            if window is not None:
+                found.add(window)
+        return found
+
     def latest(self, not_after: datetime) -> StoredDigest | None:
         """The newest digest whose window starts at or before `not_after` (recent keys first, then all)."""
         limit = digest_key(not_after)
@@ -184,20 +201,24 @@ class AwsDigestStore:
 
     def _newest_key(self, limit: str, *, start_after: str | None) -> str | None:
         newest: str | None = None
+        for key in self._keys(start_after=start_after):
+            if key > limit:
+                return newest
+            if window_of_key(key) is not None:
+                newest = key
+        return newest
+
+    def _keys(self, *, start_after: str | None) -> Iterator[str]:
+        """Keys under `digests/` after `start_after`, in order, a page at a time."""
         request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": PREFIX}
         if start_after:
             request["StartAfter"] = start_after
         try:
             for page in self.s3.get_paginator("list_objects_v2").paginate(**request):
                 for item in page.get("Contents", []):
-                    key = item.get("Key", "")
-                    if key > limit:
-                        return newest
-                    if window_of_key(key) is not None:
-                        newest = key
+                    yield item.get("Key", "")
         except (ClientError, BotoCoreError) as error:
             raise DependencyUnavailable("the digests could not be listed") from error
-        return newest
 
 
 def _code(error: ClientError) -> str:

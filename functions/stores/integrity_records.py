@@ -101,7 +101,10 @@ class AwsRecordSource:
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=record.archive_key)["Body"].read()
         except ClientError as error:
-            if str(error.response.get("Error", {}).get("Code")) in {"NoSuchKey", "404"}:
+            # Gone or not is the listing's to say, not the error's: S3 answers an absent key 404 only
+            # to a caller it lets list that key, and 403 both to others and for a key that is there
+            # but refused (its KMS key, a policy): a misconfiguration must not read as a deletion.
+            if not self._listed(record.archive_key):
                 return ArchivedEnvelope(sha256=None, problem="missing")
             raise DependencyUnavailable("the archive is unavailable") from error
         except BotoCoreError as error:
@@ -118,6 +121,15 @@ class AwsRecordSource:
             return ArchivedEnvelope(sha256=recomputed)
         except (ValueError, KeyError, TypeError):
             return ArchivedEnvelope(sha256=None, problem="unreadable")
+
+    def _listed(self, key: str) -> bool:
+        """Whether the archive holds `key` (the verifier may list `records/*`; one key's listing)."""
+        try:
+            listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        except (ClientError, BotoCoreError) as error:
+            raise DependencyUnavailable("the archive could not be listed") from error
+        # The key itself sorts first among the keys it prefixes.
+        return any(item.get("Key") == key for item in listing.get("Contents", []))
 
     def extend_retention(self, record: IndexedRecord, until: datetime) -> None:
         """Compliance-mode retention until `until` on the envelope and its completion (S3 refuses to shorten it)."""

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 INDEXED_ATTRIBUTIONS = 20  # the item keeps the largest few; the archive keeps all
+ERASED = "erased"  # the index item's erasure_status once its personal part is deleted
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -176,7 +177,9 @@ class AwsRecordStore(RecordPlaces):
                 return None
             item = {name: _deserializer.deserialize(value) for name, value in found["Item"].items()}
             sealed = json.loads(self.s3.get_object(Bucket=self.bucket, Key=str(item["archive_key"]))["Body"].read())
-            personal = self._personal(decision_id)
+            # The index says the personal part is gone: it is not asked for. No function may list
+            # the personal bucket, so S3 would answer 403 for it, not 404 (docs/security.md).
+            personal = None if item.get("erasure_status") == ERASED else self._personal(decision_id)
             completion = self._completion(item)
         except (ClientError, BotoCoreError) as error:
             raise DependencyUnavailable(f"the record could not be read: {_reason(error)}") from error
@@ -191,11 +194,13 @@ class AwsRecordStore(RecordPlaces):
         body = self.s3.get_object(Bucket=self.bucket, Key=str(key))["Body"].read()
         return SealedCompletion.model_validate_json(body)
 
-    def _personal(self, decision_id: str) -> dict[str, Any] | None:
-        try:
-            body = self.s3.get_object(Bucket=self.personal_bucket, Key=personal_key(decision_id))["Body"].read()
-        except self.s3.exceptions.NoSuchKey:
-            return None  # erased
+    def _personal(self, decision_id: str) -> dict[str, Any]:
+        """The personal part of a record not marked erased: it exists, so any error is a failure.
+
+        (One missing without the mark is an erasure cut short between the delete and the mark: the
+        privacy officer got a 503, and repeating the request finishes it.)
+        """
+        body = self.s3.get_object(Bucket=self.personal_bucket, Key=personal_key(decision_id))["Body"].read()
         return dict(json.loads(body))
 
 
@@ -259,7 +264,7 @@ class AwsErasureStore(RecordPlaces):
             ]
             if versions:
                 self.s3.delete_objects(Bucket=self.personal_bucket, Delete={"Objects": versions, "Quiet": True})  # type: ignore[typeddict-item]
-            self._mark(decision_id, "erased", at, remove_segments=True)
+            self._mark(decision_id, ERASED, at, remove_segments=True)
         except (ClientError, BotoCoreError) as error:
             raise DependencyUnavailable(f"the erasure could not be completed: {_reason(error)}") from error
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -226,6 +227,31 @@ def test_an_erased_record_shows_the_decision_without_the_personal_data(api):
     page = api.http.get(link, timeout=60).text
     assert "se han borrado" in page
     assert 'id="data-used"' not in page
+    appealed = post_appeal(api, decision_id, token, json={"reason": "No estoy de acuerdo con la decisión"})
+    assert appealed.status_code == 201, appealed.text
+
+
+def test_after_a_real_erasure_the_customer_and_the_auditor_still_get_the_decision(api):
+    # The privacy route as in AWS: no function may list the personal bucket, so reading the deleted
+    # part would be a 403 (the local stack answers as AWS would); the index's erasure mark says it is gone.
+    subject = f"erased-{uuid.uuid4()}"
+    decision_id, token, link = decided(api, "demo-chat-1", subject_id=subject)  # routing: standard retention
+    erasure = api.call("DELETE", f"/v1/subjects/{subject}", role="privacy")
+    assert erasure.status_code == 200, erasure.text
+    assert [r["action"] for r in erasure.json()["records"]] == ["erased"]
+
+    page = api.http.get(link, timeout=60)
+    assert page.status_code == 200, page.text
+    assert "have been erased" in page.text
+    view = get(api, f"/v1/explanations/{decision_id}", token)
+    assert view.status_code == 200, view.text
+    assert view.json()["status"] == "erased" and view.json()["data_used"] is None
+    appealed = post_appeal(api, decision_id, token, json={"reason": "I do not agree with this decision"})
+    assert appealed.status_code == 201, appealed.text
+    auditor = api.call("GET", f"/v1/explanations/{decision_id}", role="auditor")
+    assert auditor.status_code == 200, auditor.text
+    assert auditor.json()["erasure_status"] == "erased" and auditor.json()["verified"] is True
+    assert auditor.json()["record"]["personal"] is None
 
 
 def test_a_restricted_record_shows_only_that_it_is_restricted(api):

@@ -29,8 +29,9 @@ from functions.stores.explanation_queue import SqsExplanationQueue, job_body
 from functions.stores.record_store import AwsRecordStore, put_new_object
 from infra import template as tpl
 from infra.gateway import LambdaContext, make_event
+from infra.invocation import running
 from infra.sqs_event_source import failed_ids, sqs_event
-from tests.support import lambda_context, record_store
+from tests.support import erase, lambda_context, record_store
 from tests.unit.domain.test_decide import BASE, NOW, request
 from tests.unit.domain.test_explanation_policy import WEIGHTS, remote, with_manifest
 from tests.unit.fakes import FakeCatalog, FixedRuntime, MemoryRecordStore
@@ -137,6 +138,24 @@ def test_a_job_without_a_record_is_reported_failed_and_stays_on_the_queue(aws_en
     assert failed_ids(response, batch, report_batch_item_failures=True) == {orphan["messageId"]}
     completed = store.get(answer.decision_id)
     assert completed is not None and completed.completion is not None  # the good job in the batch went through
+
+
+def test_a_job_for_an_erased_record_completes_it_not_explained_without_a_retry(aws_env, store, worker):
+    from functions.domain.completion import ERASED_REASON
+
+    answer = decided(aws_env, store)
+    erase(aws_env, answer.decision_id)  # before the worker runs
+    event = received(aws_env)
+
+    with running("ExplanationWorkerFunction"):
+        response = worker(event, context())
+
+    batch = [r["messageId"] for r in event["Records"]]
+    assert failed_ids(response, batch, report_batch_item_failures=True) == set()  # deleted: no retry, no DLQ
+    stored = store.get(answer.decision_id)
+    assert stored is not None and stored.completion is not None
+    assert stored.item["explanation_status"] == "not_explained"
+    assert stored.completion.completion.explanation.status_reason == ERASED_REASON
 
 
 def test_the_template_redrives_failed_jobs_to_the_dead_letter_queue_after_five_receipts(aws_env):

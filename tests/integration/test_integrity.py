@@ -21,13 +21,14 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from functions.domain.integrity import IntegrityReport, iso_utc
+from functions.domain.integrity import DigestRun, IntegrityReport, iso_utc
 from functions.domain.seal import canonical_json, seal, sha256_hex
 from functions.integrity_service import IntegrityService, build_integrity_service
 from functions.schemas.record import ExplanationRecord, Retention
 from functions.schemas.settings import AuditSettings
 from functions.stores.digest_store import digest_key
 from functions.stores.record_store import AwsRecordStore, archive_key
+from infra.invocation import running
 from tests.support import lambda_context
 from tests.support import record_store as support_record_store
 from tests.unit.domain.records import sample_envelope, sample_personal
@@ -61,6 +62,16 @@ def service() -> IntegrityService:
     return build_integrity_service(AuditSettings())  # from the provisioned environment
 
 
+def write_due(now: datetime) -> DigestRun:
+    with running("IntegrityFunction"):  # the scheduled job, with its role's S3 answers
+        return service().write_due(now)
+
+
+def verify(start: datetime = FIRST, end: datetime = FIRST + timedelta(hours=3), now: datetime = NOW) -> IntegrityReport:
+    with running("AuditFunction"):  # GET /v1/integrity/verify
+        return service().verify(start, end, now=now)
+
+
 def seed(env: dict[str, str], *, completed: bool = False) -> list[ExplanationRecord]:
     """Two records per window, one of them consequential, then the job digests the three windows.
 
@@ -75,7 +86,7 @@ def seed(env: dict[str, str], *, completed: bool = False) -> list[ExplanationRec
         store.put(record)
     if completed:
         _store_completion_of(env, records[3])
-    run = service().write_due(NOW)
+    run = write_due(NOW)
     assert run.windows_written == [iso_utc(w) for w in WINDOWS]
     return records
 
@@ -84,10 +95,6 @@ def seed(env: dict[str, str], *, completed: bool = False) -> list[ExplanationRec
 def integrity_env(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("CANDOR_DIGEST_FIRST_WINDOW", iso_utc(FIRST))
     return aws_env
-
-
-def verify() -> IntegrityReport:
-    return service().verify(FIRST, FIRST + timedelta(hours=3), now=NOW)
 
 
 # -------------------------------------------------------------------------- the job
@@ -128,15 +135,15 @@ def test_digests_are_written_signed_chained_and_verify(integrity_env: dict[str, 
 
 def test_the_job_is_idempotent_and_catches_up_after_downtime(integrity_env: dict[str, str]) -> None:
     seed(integrity_env)
-    assert service().write_due(NOW).windows_written == []  # nothing new closed
+    assert write_due(NOW).windows_written == []  # nothing new closed
 
     late = make_record(99, NOW - timedelta(minutes=9))  # 13:01, in the 13:00 window
     record_store(integrity_env).put(late)
-    assert service().write_due(NOW + timedelta(minutes=40)).windows_written == []  # 13:00 closes at 14:05
-    run = service().write_due(NOW + timedelta(hours=5))  # down for hours: every missed window, in order
+    assert write_due(NOW + timedelta(minutes=40)).windows_written == []  # 13:00 closes at 14:05
+    run = write_due(NOW + timedelta(hours=5))  # down for hours: every missed window, in order
     assert run.windows_written == [iso_utc(FIRST + timedelta(hours=h)) for h in range(3, 8)]
     assert run.records_listed == 1
-    report = service().verify(FIRST, FIRST + timedelta(hours=10), now=NOW + timedelta(hours=5))
+    report = verify(FIRST, FIRST + timedelta(hours=10), now=NOW + timedelta(hours=5))
     assert report.ok, report
     assert report.records_checked == 7
     assert report.undigested_windows == [iso_utc(FIRST + timedelta(hours=h)) for h in (8, 9)]
@@ -203,11 +210,12 @@ def test_the_scheduled_handler_writes_the_newest_closed_window(aws_env: dict[str
         "resources": ["arn:aws:events:eu-west-1:123456789012:rule/candor-integrity-hourly"],
         "detail": {},
     }
-    context = lambda_context("integrity", timeout_s=900, memory_mb=512)
-    result = lambda_handler(event, context)
-    assert len(result["windows_written"]) == 1  # no digest yet: the chain starts at the newest closed window
-    assert result["caught_up"] is True
-    assert lambda_handler(event, context)["windows_written"] == []
+    context = lambda_context("IntegrityFunction", timeout_s=900, memory_mb=512)
+    with running("IntegrityFunction"):
+        result = lambda_handler(event, context)
+        assert len(result["windows_written"]) == 1  # no digest yet: the chain starts at the newest closed window
+        assert result["caught_up"] is True
+        assert lambda_handler(event, context)["windows_written"] == []
 
 
 # --------------------------------------------------------------- every mutation is caught
@@ -320,8 +328,15 @@ def delete_digest(env: dict[str, str], records: list[ExplanationRecord], data: s
     return lambda report: iso_utc(window) in {f.window_start for f in report.broken_chain}
 
 
+def delete_envelope(env: dict[str, str], records: list[ExplanationRecord], data: st.DataObject):
+    record = data.draw(st.sampled_from(records), label="record")
+    boto3.client("s3").delete_object(Bucket=env["CANDOR_ARCHIVE_BUCKET"], Key=archive_key(record.envelope))
+    return lambda report: record.envelope.decision_id in {f.decision_id for f in report.missing}
+
+
 MUTATIONS = [
     alter_envelope,
+    delete_envelope,
     delete_index_item,
     alter_index_hash,
     insert_record,

@@ -5,8 +5,10 @@ import pytest
 
 from functions.domain.errors import DependencyUnavailable
 from functions.domain.seal import seal, verify
+from functions.stores import aws_clients
 from functions.stores.record_store import AwsRecordStore, archive_key, personal_key
-from tests.support import record_store
+from infra.invocation import running
+from tests.support import erase, record_store
 from tests.unit.domain.records import sample_envelope, sample_personal
 
 
@@ -57,14 +59,40 @@ def test_an_index_item_cannot_be_overwritten(store, aws_env):
 def test_without_its_personal_part_a_record_still_verifies(store, aws_env):
     sealed = record()
     store.put(sealed)
-    boto3.client("s3").delete_object(
-        Bucket=aws_env["CANDOR_PERSONAL_BUCKET"], Key=personal_key(sealed.envelope.decision_id)
-    )
+    erase(aws_env, sealed.envelope.decision_id)
     stored = store.get(sealed.envelope.decision_id)
     assert stored is not None
     assert stored.record.personal is None
     assert stored.record.envelope == sealed.envelope
     assert verify(stored.record)
+
+
+# In AWS no function may list the personal bucket, so S3 answers them 403 for a personal part that
+# is gone (tests/integration/conftest.py emulates it): the index item's erasure mark is what says so.
+@pytest.mark.parametrize("function", ["CustomerFunction", "AuditFunction", "ExplanationWorkerFunction"])
+def test_each_reader_gets_an_erased_record_without_asking_for_its_personal_part(store, aws_env, function):
+    sealed = record()
+    store.put(sealed)
+    erase(aws_env, sealed.envelope.decision_id)
+    with running(function):
+        stored = record_store(aws_env, aws_clients.dynamodb(), aws_clients.s3()).get(sealed.envelope.decision_id)
+    assert stored is not None and stored.item["erasure_status"] == "erased"
+    assert stored.record.personal is None and stored.record.envelope == sealed.envelope
+    assert verify(stored.record)
+
+
+def test_a_personal_part_gone_without_the_erasure_mark_is_a_failure_not_an_erasure(store, aws_env):
+    sealed = record()
+    store.put(sealed)
+    boto3.client("s3").delete_object(  # an erasure cut short between the delete and the mark
+        Bucket=aws_env["CANDOR_PERSONAL_BUCKET"], Key=personal_key(sealed.envelope.decision_id)
+    )
+    with running("AuditFunction"), pytest.raises(DependencyUnavailable, match="AccessDenied"):
+        record_store(aws_env, aws_clients.dynamodb(), aws_clients.s3()).get(sealed.envelope.decision_id)
+    erase(aws_env, sealed.envelope.decision_id)  # the privacy officer repeats the request: it finishes
+    with running("AuditFunction"):
+        stored = record_store(aws_env, aws_clients.dynamodb(), aws_clients.s3()).get(sealed.envelope.decision_id)
+    assert stored is not None and stored.record.personal is None
 
 
 def test_unknown_decisions_and_archive_only_objects_do_not_exist(store, aws_env):

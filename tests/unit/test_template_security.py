@@ -419,6 +419,29 @@ def test_failed_integrity_runs_land_in_a_queue(cfn: dict[str, Any]) -> None:
     assert cfn["Resources"]["IntegrityFailureQueue"]["Properties"]["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
 
 
+def test_bucket_listings_are_few_and_scoped_to_their_prefixes(cfn: dict[str, Any]) -> None:
+    # S3 answers a read of an absent key 404 only to a role that may list it (403 otherwise), so a
+    # listing is granted where a function must tell "not there" from "refused", and only there
+    # (docs/security.md): never the personal bucket's keys, nor the erasure receipts'.
+    listings: dict[str, tuple[Any, set[str]]] = {}
+    for name, statement in _identity_statements(cfn):
+        actions = set(_as_list(statement["Action"]))
+        if not actions & {"s3:ListBucket", "s3:ListBucketVersions"}:
+            continue
+        if actions == {"s3:ListBucketVersions"}:  # erasure deletes every version of one personal part
+            assert (name, statement["Resource"]) == ("PrivacyFunctionRole", {"Fn::GetAtt": ["PersonalBucket", "Arn"]})
+            continue
+        assert actions == {"s3:ListBucket"}, (name, statement)
+        assert set(statement["Condition"]) == {"StringLike"}, (name, statement)
+        prefixes = set(_as_list(statement["Condition"]["StringLike"]["s3:prefix"]))
+        listings[name] = (statement["Resource"], prefixes)
+    archive = {"Fn::GetAtt": ["ArchiveBucket", "Arn"]}
+    assert listings == {
+        "IntegrityFunctionRole": (archive, {"digests/*"}),  # the newest digest, where the chain goes on
+        "AuditFunctionRole": (archive, {"digests/*", "records/*"}),  # undigested windows, deleted envelopes
+    }
+
+
 def test_the_explanation_worker_completes_records_and_nothing_more(cfn: dict[str, Any]) -> None:
     att = lambda logical_id: _key({"Fn::GetAtt": [logical_id, "Arn"]})  # noqa: E731
     sub = lambda text: _key({"Fn::Sub": text})  # noqa: E731

@@ -59,6 +59,9 @@ class MemoryDigests:
         starts = [s for s in self.stored if s <= not_after]
         return self.get(max(starts)) if starts else None
 
+    def digested(self, start: datetime, end: datetime) -> set[datetime]:
+        return {s for s in self.stored if start <= s < end}
+
 
 @dataclass
 class MemoryRecords:
@@ -293,3 +296,25 @@ def test_windows_before_the_first_digest_and_open_ones_are_undigested_not_failur
     report = check(digests, records, start=T0 - 2 * HOUR, end=T0 + 5 * HOUR, now=T0 + 4 * HOUR)
     assert report.ok
     assert report.undigested_windows == [iso_utc(T0 + h * HOUR) for h in (-2, -1, 3, 4)]
+
+
+@dataclass
+class RefusingDigests(MemoryDigests):
+    """As S3 answers a reader that may not list the digests: reading one that is not there fails."""
+
+    def get(self, start: datetime) -> StoredDigest | None:
+        if start not in self.stored:
+            raise AssertionError(f"read the digest of {iso_utc(start)}, which does not exist")
+        return super().get(start)
+
+
+def test_the_verifier_reads_only_digests_that_exist():
+    digests, records = RefusingDigests(), MemoryRecords()
+    records.add(0, T0 + timedelta(minutes=10))
+    write(digests, records, T0 + HOUR + timedelta(minutes=6))  # 10:00 digested; 11:00 closed, not yet
+    report = check(digests, records, start=T0 - HOUR, end=T0 + 3 * HOUR, now=T0 + 2 * HOUR + timedelta(minutes=6))
+    assert report.ok, report
+    assert report.undigested_windows == [iso_utc(T0 + h * HOUR) for h in (-1, 1, 2)]
+    del digests.stored[T0]  # a deleted digest is a gap the listing shows, still never read
+    report = check(digests, records, start=T0, end=T0 + 2 * HOUR, now=T0 + 2 * HOUR + timedelta(minutes=6))
+    assert report.undigested_windows == [iso_utc(T0), iso_utc(T0 + HOUR)]
