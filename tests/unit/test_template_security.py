@@ -433,12 +433,19 @@ def test_bucket_listings_are_few_and_scoped_to_their_prefixes(cfn: dict[str, Any
             continue
         assert actions == {"s3:ListBucket"}, (name, statement)
         assert set(statement["Condition"]) == {"StringLike"}, (name, statement)
-        prefixes = set(_as_list(statement["Condition"]["StringLike"]["s3:prefix"]))
+        prefixes = {
+            p if isinstance(p, str) else _key(p) for p in _as_list(statement["Condition"]["StringLike"]["s3:prefix"])
+        }
         listings[name] = (statement["Resource"], prefixes)
     archive = {"Fn::GetAtt": ["ArchiveBucket", "Arn"]}
     assert listings == {
         "IntegrityFunctionRole": (archive, {"digests/*"}),  # the newest digest, where the chain goes on
         "AuditFunctionRole": (archive, {"digests/*", "records/*"}),  # undigested windows, deleted envelopes
+        # The functions that read models list the deploy-time model folders (the registry finds them so).
+        "ModelsBucketReadPolicy": (
+            {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ModelsBucket}"},
+            {_key({"Fn::Sub": "${ModelsPrefix}/*"})},
+        ),
     }
 
 
