@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from infra.cli import audit, models
-from infra.cli.audit import Api
+from infra.cli.client import Api
 
 __all__ = ["Api", "main", "parser"]
 
