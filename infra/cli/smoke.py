@@ -213,9 +213,9 @@ class Smoke:
 def _json(response: requests.Response, status: int) -> dict[str, Any]:
     if response.status_code != status:
         try:
-            error = response.json().get("error", {})
+            error = response.json()["error"]
             text = f"{error.get('code')}: {error.get('message')}"
-        except ValueError:
+        except (ValueError, KeyError, TypeError, AttributeError):  # not Candor's envelope: API Gateway's own
             text = response.text[:200].strip()
         raise StepFailed(f"{response.request.method} {urlsplit(response.url).path} {response.status_code} {text}")
     return dict(response.json())
