@@ -2,6 +2,7 @@
 
     candor audit ...    records over Candor's HTTP API (infra/cli/audit.py)
     candor models ...   model folders on disk: check them, or start one (infra/cli/models.py)
+    candor smoke ...    check a deployment end to end with one synthetic decision (infra/cli/smoke.py)
 
 Each area registers its own subcommands and the function that runs them (`args.run`).
 """
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from infra.cli import audit, models
-from infra.cli.audit import Api
+from infra.cli import audit, models, smoke
+from infra.cli.client import Api
 
 __all__ = ["Api", "main", "parser"]
 
@@ -22,6 +23,7 @@ def parser() -> argparse.ArgumentParser:
     areas = top.add_subparsers(dest="area", required=True)
     audit.add_parser(areas)
     models.add_parser(areas)
+    smoke.add_parser(areas)
     return top
 
 

@@ -1,7 +1,8 @@
 """`candor audit ...`: the auditor's and privacy officer's command line, over Candor's HTTP API.
 
 Against AWS, requests are signed with SigV4 using the usual AWS configuration (profile,
-environment, instance role); against the local stack, a bearer token is sent instead.
+environment, instance role); against the local stack, a bearer token is sent instead
+(infra/cli/client.py).
 
     candor audit --api http://127.0.0.1:3000 query --model refund-decision --from 2026-11-01
     candor audit --api https://abc.execute-api.eu-west-1.amazonaws.com/prod fairness \\
@@ -16,60 +17,12 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode, urlparse
 
-import requests
+from infra.cli.client import PAGE, Api
 
-PAGE = 200
 CSV_FIELDS = ["decision_id", "decided_at", "model_id", "model_version", "outcome", "score", "adverse", "notice_id",
               "locale", "method", "retention_class", "erasure_status", "content_sha256"]  # fmt: skip
-
-
-class Api:
-    """A session on Candor's API: SigV4 for AWS endpoints, a bearer token for the local stack."""
-
-    def __init__(self, base_url: str, token: str | None) -> None:
-        self.base_url, self.token = base_url.rstrip("/"), token
-        self.http = requests.Session()
-
-    def _headers(self, method: str, url: str) -> dict[str, str]:
-        if self.token:
-            return {"Authorization": f"Bearer {self.token}"}
-        import botocore.session
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        session = botocore.session.get_session()
-        credentials = session.get_credentials()
-        if credentials is None:
-            raise SystemExit("no AWS credentials found (and no --token): configure AWS or pass --token")
-        region = session.get_config_variable("region") or urlparse(url).hostname.split(".")[2]  # type: ignore[union-attr]
-        request = AWSRequest(method=method, url=url)
-        SigV4Auth(credentials, "execute-api", region).add_auth(request)
-        return dict(request.headers.items())
-
-    def call(self, method: str, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        query = urlencode({k: v for k, v in (params or {}).items() if v is not None})
-        url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
-        response = self.http.request(method, url, headers=self._headers(method, url), timeout=60)
-        body = response.json()
-        if response.status_code >= 400:
-            error = body.get("error", {})
-            field = f" ({error['field']})" if error.get("field") else ""
-            raise SystemExit(f"{response.status_code} {error.get('code')}: {error.get('message')}{field}")
-        return dict(body)
-
-    def records(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every record of a query, page after page (memory stays flat)."""
-        cursor = None
-        while True:
-            page = self.call("GET", "/v1/explanations", {**params, "limit": PAGE, "cursor": cursor})
-            yield from page["items"]
-            cursor = page["next_cursor"]
-            if not cursor:
-                return
 
 
 def _window(args: argparse.Namespace) -> dict[str, Any]:
