@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,14 +30,13 @@ from typing import Any
 from functions.schemas.settings import BUNDLED, BUNDLED_MODELS
 from infra import template as tpl
 from infra.function_logs import FunctionLogs, installed
-from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens, make_event
-from infra.local_aws import REGION, MotoEndpoint, local_name, provision, session_client, start_moto
+from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens
+from infra.local_aws import MotoEndpoint, local_name, provision, session_client, start_moto
 from infra.remote_models import ServedRegistry, served_registry
 from infra.s3_semantics import S3Semantics
 from infra.s3_semantics import installed as s3_semantics_installed
-from infra.sqs_event_source import SqsEventSource, sqs_event
-
-EVENTS_DIR = tpl.REPO_ROOT / "events"
+from infra.sample_events import TICKET_ES, write_events
+from infra.sqs_event_source import SqsEventSource
 
 
 class LocalStack:
@@ -270,203 +267,6 @@ def serve() -> int:
         except KeyboardInterrupt:
             print("\nstopping", file=sys.stderr)
     return 0
-
-
-# -------------------------------------------------------------------------- events
-
-TICKET_ES = {
-    "request_id": "demo-1",
-    "subject_id": "customer-42",
-    "locale": "es-ES",
-    "jurisdiction": "EU",
-    "channel": "chat",
-    "inputs": {"text": "Me cobraron dos veces este mes"},
-    "segments": {"age_band": "65+"},
-}
-TICKET_EN = {
-    "request_id": "demo-2",
-    "subject_id": "customer-7",
-    "locale": "en",
-    "jurisdiction": "US-CA",
-    "channel": "email",
-    "inputs": {"text": "I can't log in to my account since the password reset"},
-    "segments": {"age_band": "25-34"},
-}
-REFUND = {
-    "request_id": "demo-3",
-    "subject_id": "customer-42",
-    "locale": "en",
-    "jurisdiction": "EU",
-    "channel": "web",
-    "inputs": {
-        "order_value": 129.9,
-        "days_since_delivery": 12,
-        "prior_refunds_12m": 1,
-        "account_age_days": 840,
-        "orders_12m": 9,
-        "previous_complaints": 0,
-        "channel": "web",
-        "item_category": "electronics",
-        "delivery_status": "damaged",
-        "return_reason": "damaged",
-        "payment_method": "card",
-        "is_member": True,
-    },
-    "segments": {"age_band": "35-64", "gender": "female"},
-}
-
-_EVENT_TIME = datetime(2026, 8, 3, 9, 0, 0, tzinfo=UTC)
-SAMPLE_DECISION = "01K1R5Q8X0EXAMPLE000000000"
-# Well-formed (payload.mac) but signed with no real key: the customer routes must answer 403.
-FORGED_TOKEN = "MDFLMVI1UThYMEVYQU1QTEUwMDAwMDAwMDAuMTgwMDAwMDAwMA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"  # noqa: S105 - a deliberately invalid sample
-
-
-def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, dict[str, Any]]:
-    """file name -> API Gateway proxy event, one per route plus bad inputs, built by the gateway itself."""
-    routes = tpl.routes(tpl.load_template(template_path))
-    missing_id = {k: v for k, v in TICKET_EN.items() if k != "request_id"}
-    specs: dict[str, dict[str, Any]] = {
-        "health": {"method": "GET", "path": "/v1/health"},
-        "models": {"method": "GET", "path": "/v1/models", "role": "chatbot"},
-        "disclosure-en": {
-            "method": "GET",
-            "path": "/v1/disclosure",
-            "role": "chatbot",
-            "query": {"locale": "en", "jurisdiction": "default"},
-        },
-        "disclosure-es-eu": {
-            "method": "GET",
-            "path": "/v1/disclosure",
-            "role": "chatbot",
-            "query": {"locale": "es-ES", "jurisdiction": "EU"},
-        },
-        "decision-ticket-router-en": {"path": "/v1/decisions/ticket-router", "body": TICKET_EN},
-        "decision-ticket-router-es": {"path": "/v1/decisions/ticket-router", "body": TICKET_ES},
-        "decision-refund": {"path": "/v1/decisions/refund-decision", "body": REFUND},
-        "decision-malformed-json": {
-            "path": "/v1/decisions/ticket-router",
-            "body": '{"request_id": "bad-1", "inputs": {"text": "hola"',
-        },
-        "decision-unknown-model": {
-            "path": "/v1/decisions/no-such-model",
-            "body": {**TICKET_EN, "request_id": "bad-2"},
-        },
-        "decision-missing-request-id": {"path": "/v1/decisions/ticket-router", "body": missing_id},
-        # Handlers check the role themselves (defence in depth): these must get 403 / 401 from them.
-        "decision-wrong-role": {
-            "path": "/v1/decisions/ticket-router",
-            "body": {**TICKET_EN, "request_id": "bad-3"},
-            "role": "auditor",
-        },
-        "decision-no-identity": {
-            "path": "/v1/decisions/ticket-router",
-            "body": {**TICKET_EN, "request_id": "bad-4"},
-            "role": None,
-        },
-        # Customer routes (public CustomerApi): a token that was never signed gets the same 403 everywhere.
-        "customer-view-bad-token": {
-            "method": "GET",
-            "path": f"/v1/explanations/{SAMPLE_DECISION}/view",
-            "query": {"token": FORGED_TOKEN},
-            "role": None,
-        },
-        "customer-explanation-no-token": {
-            "method": "GET",
-            "path": f"/v1/explanations/{SAMPLE_DECISION}",
-            "role": None,
-        },
-        "customer-appeal-bad-token": {
-            "path": f"/v1/explanations/{SAMPLE_DECISION}/appeal",
-            "query": {"token": FORGED_TOKEN},
-            "body": {"reason": "The parcel arrived broken and the refund was denied"},
-            "role": None,
-        },
-        # Auditor and privacy routes (main API, IAM).
-        "audit-list": {
-            "method": "GET",
-            "path": "/v1/explanations",
-            "query": {"model_id": "refund-decision", "from": "2026-08-01T00:00:00Z", "to": "2026-08-04T00:00:00Z"},
-            "role": "auditor",
-        },
-        "audit-get": {"method": "GET", "path": f"/v1/explanations/{SAMPLE_DECISION}", "role": "auditor"},
-        "audit-fairness": {
-            "method": "GET",
-            "path": "/v1/reports/fairness",
-            "query": {
-                "model_id": "refund-decision",
-                "attribute": "age_band",
-                "from": "2026-08-01T00:00:00Z",
-                "to": "2026-08-04T00:00:00Z",
-            },
-            "role": "auditor",
-        },
-        "audit-attributions": {
-            "method": "GET",
-            "path": "/v1/reports/attributions",
-            "query": {"model_id": "refund-decision", "from": "2026-08-01T00:00:00Z", "to": "2026-08-04T00:00:00Z"},
-            "role": "auditor",
-        },
-        "audit-by-chatbot": {"method": "GET", "path": "/v1/explanations", "query": {"model_id": "refund-decision"}},
-        "privacy-erase": {"method": "DELETE", "path": "/v1/subjects/customer-42", "role": "privacy"},
-        "privacy-legal-hold": {
-            "method": "PUT",
-            "path": f"/v1/explanations/{SAMPLE_DECISION}/legal-hold",
-            "body": {"on": True},
-            "role": "privacy",
-        },
-        "audit-verify": {
-            "method": "GET",
-            "path": "/v1/integrity/verify",
-            "query": {"from": "2026-08-03T00:00:00Z", "to": "2026-08-03T06:00:00Z"},
-            "role": "auditor",
-        },
-    }
-    events: dict[str, dict[str, Any]] = {}
-    for name, spec in specs.items():
-        events[f"{name}.json"] = make_event(
-            spec.get("method", "POST"),
-            spec["path"],
-            routes=routes,
-            body=spec.get("body"),
-            query=spec.get("query"),
-            role=spec.get("role", "chatbot"),
-            request_id=f"evt-{name}",
-            now=_EVENT_TIME,
-        )
-    events["explanation-job.json"] = _explanation_job()
-    return events
-
-
-def _explanation_job() -> dict[str, Any]:
-    """What the explanation worker gets from its queue: one pending decision to complete."""
-    body = json.dumps({"decision_id": "01KB0000000000000000000000", "model_id": "refund-deferred"})
-    message = {
-        "MessageId": "0b5cfa3e-6a8f-4c2e-9a53-2f4f0f3a1c11",
-        "ReceiptHandle": "evt-explanation-job",
-        "Body": body,
-        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum of the body
-        "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1785722400000"},
-    }
-    return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:candor-explanations")
-
-
-def _render(event: Mapping[str, Any]) -> str:
-    return json.dumps(event, indent=2, ensure_ascii=False) + "\n"
-
-
-def write_events(directory: Path = EVENTS_DIR, *, check: bool = False) -> list[str]:
-    """Write events/*.json (or, with check, list the files that differ from what would be written)."""
-    stale: list[str] = []
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, event in sample_events().items():
-        path = directory / name
-        text = _render(event)
-        if path.exists() and path.read_text(encoding="utf-8") == text:
-            continue
-        stale.append(name)
-        if not check:
-            path.write_text(text, encoding="utf-8")
-    return stale
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,7 @@ def _in_threads(pool: ThreadPoolExecutor, work: Callable[[int], None], total: in
 def candor_round(pool: ThreadPoolExecutor, stack: Any, total: int) -> float:
     import requests
 
-    from infra.local_stack import TICKET_EN
+    from infra.sample_events import TICKET_EN
 
     url = f"{stack.api_url}/v1/decisions/ticket-router"
     headers = {"Authorization": f"Bearer {stack.tokens['chatbot']}"}

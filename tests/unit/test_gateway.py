@@ -20,7 +20,7 @@ from infra.gateway import (
     make_event,
     role_arn,
 )
-from infra.local_stack import sample_events, write_events
+from infra.sample_events import sample_events, write_events
 from tests import dummy_handlers
 
 ROUTES = tpl.routes()
