@@ -1,4 +1,5 @@
-"""The sample events of `events/`: one API Gateway event per route and an SQS job for the worker.
+"""The sample events of `events/`: API Gateway events for every route, an SQS job for the explanation
+worker and the integrity job's hourly schedule.
 
     python -m infra.local_stack events [--check]   # (re)write events/*.json, or list the stale ones
 
@@ -183,6 +184,7 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
             now=_EVENT_TIME,
         )
     events["explanation-job.json"] = _explanation_job()
+    events["integrity-schedule.json"] = _integrity_schedule()
     return events
 
 
@@ -197,6 +199,21 @@ def _explanation_job() -> dict[str, Any]:
         "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1785722400000"},
     }
     return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:candor-explanations")
+
+
+def _integrity_schedule() -> dict[str, Any]:
+    """What the integrity job's hourly EventBridge rule sends it."""
+    return {
+        "version": "0",
+        "id": "5a7e5b2c-0000-4000-8000-000000000000",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": _EVENT_TIME.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:123456789012:rule/candor-integrity-hourly"],
+        "detail": {},
+    }
 
 
 def _render(event: Mapping[str, Any]) -> str:

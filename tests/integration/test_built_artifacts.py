@@ -5,9 +5,9 @@ Makefile's `build-<LogicalId>` for the zips, the Dockerfile's file tree for the 
 then its handler is imported in a fresh `python -I -S -B` whose path is that artifact, the standard
 library and, for a zip, only the AWS SDK Lambda's runtime provides (`infra.artifacts.invoke`), and
 called against moto with each sample event of events/ that reaches it: API events by route (the
-local gateway's matching), the SQS job by queue, and for the scheduled integrity job the event
-EventBridge sends. A missing module or data file, a dev-only library, or a write into the
-artifact fails the test; statuses are those tests/integration/test_events.py expects in-process.
+local gateway's matching), the SQS job by queue, the schedule's event to the scheduled integrity
+job. A missing module or data file, a dev-only library, or a write into the artifact fails the test;
+statuses are those tests/integration/test_events.py expects in-process.
 Each artifact's size goes to bench-results/artifact-sizes.json.
 
 The first run builds (about two minutes for the image's dependencies on an empty pip cache);
@@ -47,19 +47,6 @@ MISSING_SOMETHING = ("ImportError", "ModuleNotFoundError", "FileNotFoundError")
 # The sample job names a decision that is not stored: reported failed, for SQS to deliver again (as in-process).
 JOB_ERROR = "RecordNotFound"
 
-# What EventBridge sends a function with a `Type: Schedule` event (as in test_integrity.py).
-SCHEDULED_EVENT = {
-    "version": "0",
-    "id": "5a7e5b2c-0000-4000-8000-000000000000",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2026-11-27T13:00:00Z",
-    "region": "eu-west-1",
-    "resources": ["arn:aws:events:eu-west-1:123456789012:rule/candor-integrity-hourly"],
-    "detail": {},
-}
-
 
 def _load(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
@@ -77,13 +64,14 @@ def events_by_function() -> dict[str, list[tuple[str, dict[str, Any]]]]:
             route, _, _ = gateway.match(event["httpMethod"], event["path"], authorization=authorization)
             assert route is not None, f"{path.name}: no route of template.yaml serves it"
             found[route.function].append((path.name, event))
-        else:
+        elif "Records" in event:
             queue = event["Records"][0]["eventSourceARN"].rsplit(":", 1)[1]
             found[queues[queue]].append((path.name, event))
-    for function, resource in tpl.template()["Resources"].items():
-        kinds = {e.get("Type") for e in ((resource.get("Properties") or {}).get("Events") or {}).values()}
-        if resource.get("Type") == "AWS::Serverless::Function" and "Schedule" in kinds:
-            found[function].append(("scheduled", SCHEDULED_EVENT))
+        else:  # a schedule's event: every function with a `Type: Schedule` event gets it
+            for function, resource in tpl.template()["Resources"].items():
+                kinds = {e.get("Type") for e in ((resource.get("Properties") or {}).get("Events") or {}).values()}
+                if resource.get("Type") == "AWS::Serverless::Function" and "Schedule" in kinds:
+                    found[function].append((path.name, event))
     return found
 
 
@@ -185,7 +173,7 @@ def test_each_function_runs_from_its_own_artifact(function: str, aws: dict[str, 
             assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
             failures = [r for r in outcome.log_records() if r.get("message", "").startswith("explanation job failed")]
             assert [r["error"] for r in failures] == [JOB_ERROR], failures
-        elif name == "scheduled":
+        elif name == "integrity-schedule.json":
             assert len(response["windows_written"]) == 1
             assert response["caught_up"] is True
         else:

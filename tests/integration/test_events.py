@@ -40,7 +40,7 @@ EXPECTED = {
 
 
 def test_every_event_file_is_covered():
-    assert {p.name for p in EVENTS.glob("*.json")} == {*EXPECTED, "explanation-job.json"}
+    assert {p.name for p in EVENTS.glob("*.json")} == {*EXPECTED, "explanation-job.json", "integrity-schedule.json"}
 
 
 def test_the_explanation_job_event_through_the_worker(aws_env):

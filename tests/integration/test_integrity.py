@@ -28,6 +28,7 @@ from functions.schemas.record import ExplanationRecord, Retention
 from functions.schemas.settings import AuditSettings
 from functions.stores.digest_store import digest_key
 from functions.stores.record_store import AwsRecordStore, archive_key
+from infra import template as tpl
 from infra.invocation import running
 from tests.support import lambda_context
 from tests.support import record_store as support_record_store
@@ -199,17 +200,7 @@ def _store_completion_of(env: dict[str, str], record: ExplanationRecord) -> None
 def test_the_scheduled_handler_writes_the_newest_closed_window(aws_env: dict[str, str]) -> None:
     from functions.handlers.integrity import lambda_handler
 
-    event = {  # what EventBridge Scheduler's rate(1 hour) rule sends
-        "version": "0",
-        "id": "5a7e5b2c-0000-4000-8000-000000000000",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": "2026-11-27T13:00:00Z",
-        "region": "eu-west-1",
-        "resources": ["arn:aws:events:eu-west-1:123456789012:rule/candor-integrity-hourly"],
-        "detail": {},
-    }
+    event = json.loads((tpl.REPO_ROOT / "events" / "integrity-schedule.json").read_text())  # rate(1 hour)
     context = lambda_context("IntegrityFunction", timeout_s=900, memory_mb=512)
     with running("IntegrityFunction"):
         result = lambda_handler(event, context)
