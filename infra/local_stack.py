@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from functions.schemas.settings import BUNDLED, BUNDLED_MODELS
+from functions.stores.model_registry import locations
 from infra import template as tpl
 from infra.function_logs import FunctionLogs, installed
 from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens
@@ -198,10 +199,9 @@ class LocalStack:
 
 def _own_models(uri: str) -> list[str]:
     """The user's registries in `uri`, folders made absolute; the bundled models are always served."""
-    locations = [location.strip() for location in uri.split(",") if location.strip()]
     return [
         location if location.startswith("s3://") else str(Path(location).resolve())
-        for location in locations
+        for location in locations(uri)
         if location != BUNDLED and Path(location).resolve() != BUNDLED_MODELS
     ]
 

@@ -81,13 +81,17 @@ class CombinedSource:
         return self._owners[model_id][1].read(model_id, name)
 
 
+def locations(uri: str) -> list[str]:
+    """The locations named by a CANDOR_MODELS_URI value: comma-separated, blanks ignored."""
+    return [location.strip() for location in uri.split(",") if location.strip()]
+
+
 def source_from_uri(uri: str, s3_client: Callable[[], S3Client]) -> ArtifactSource:
     """The registry at `uri`: one location or several separated by commas, each a folder,
     `s3://bucket/prefix`, or `bundled` (the models packaged with Candor, `models/`)."""
-    locations = [location.strip() for location in uri.split(",") if location.strip()]
-    if not locations:
+    if not (named := locations(uri)):
         raise ManifestError("CANDOR_MODELS_URI names no location")
-    sources = [(location, _source_at(location, s3_client)) for location in locations]
+    sources = [(location, _source_at(location, s3_client)) for location in named]
     return sources[0][1] if len(sources) == 1 else CombinedSource(sources)
 
 
