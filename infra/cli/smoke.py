@@ -18,7 +18,6 @@ as the privacy role (the sealed envelope stays, as for any erasure).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from functions.domain.seal import canonical_json, sha256_hex
 from infra.cli.client import Api
 
 ROLES = ("chatbot", "auditor", "privacy")
@@ -143,7 +143,7 @@ class Smoke:
             raise StepFailed(f"verified is {body.get('verified')!r}")
         if envelope.get("request_id") != f"candor-smoke-{self.run_id}":
             raise StepFailed(f"the record's request_id is {envelope.get('request_id')!r}")
-        recomputed = hashlib.sha256(_canonical(envelope)).hexdigest()
+        recomputed = sha256_hex(canonical_json(envelope))
         if recomputed != record["content_sha256"]:
             raise StepFailed(f"content_sha256 {record['content_sha256']} but the envelope hashes to {recomputed}")
         return f"GET /v1/explanations/{decision_id} 200, verified: true, envelope re-hashed here: {recomputed[:16]}…"
@@ -219,11 +219,6 @@ def _json(response: requests.Response, status: int) -> dict[str, Any]:
             text = response.text[:200].strip()
         raise StepFailed(f"{response.request.method} {urlsplit(response.url).path} {response.status_code} {text}")
     return dict(response.json())
-
-
-def _canonical(value: Any) -> bytes:
-    """As functions/domain/seal.py hashes an envelope: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 def _text_inputs(model: dict[str, Any]) -> dict[str, Any]:
