@@ -101,7 +101,7 @@ class BlackBoxRuntime:
             method=spec.method,
             exact=False,
             implementation=f"shap {version('shap')} {shap_class} (batched replay)",
-            background_sha256=manifest.background.sha256 if manifest.background else None,
+            background_sha256=manifest.background_sha256,
         )
         if self._text:
             self._tokens = TokenShap(spec.method, seed=spec.seed, output_units=manifest.output_units)

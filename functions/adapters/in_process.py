@@ -139,6 +139,16 @@ def encode_row(manifest: ModelManifest, inputs: Mapping[str, FeatureValue]) -> n
     return row
 
 
+def _background_matrix(manifest: ModelManifest, rows: list[Mapping[str, FeatureValue]]) -> np.ndarray:
+    """The background rows encoded; one that is not a valid request is the manifest's error, named."""
+    try:
+        return np.array([encode_row(manifest, row) for row in rows])
+    except (KeyError, ValueError, TypeError) as error:
+        raise ManifestError(
+            f"model {manifest.id}: a background row does not fit the features: {error!r}", field="background"
+        ) from None
+
+
 def _tabular_explainer(manifest: ModelManifest, booster: Any, background: np.ndarray) -> explainers.Explainer:
     settings = manifest.explainer.settings
     if manifest.explainer.method == "tree_shap":
@@ -160,7 +170,7 @@ def _explainer_ref(manifest: ModelManifest, implementation: str) -> ExplainerRef
         method=manifest.explainer.method,
         exact=manifest.explainer.exact,
         implementation=implementation,
-        background_sha256=manifest.background.sha256 if manifest.background else None,
+        background_sha256=manifest.background_sha256,
     )
 
 
@@ -173,7 +183,7 @@ def load_runtime(manifest: ModelManifest, read: ReadFile) -> TabularTreeRuntime 
     if manifest.adapter.format == "lightgbm_text":
         import lightgbm  # only the tree models pay for this import
 
-        rows = np.array([encode_row(manifest, row) for row in (background or {}).get("rows", [])])
+        rows = _background_matrix(manifest, (background or {}).get("rows", []))
         implementation = (
             f"lightgbm {version('lightgbm')} pred_contrib"
             if manifest.explainer.method == "tree_shap"

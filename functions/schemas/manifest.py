@@ -76,6 +76,13 @@ class FileRef(_Strict):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
+# The explainers each in-process format can load (functions/adapters/in_process.py).
+METHODS_BY_FORMAT = {
+    "lightgbm_text": ("tree_shap", "permutation_shap", "kernel_shap"),
+    "linear_text_json": ("linear_shap",),
+}
+
+
 class InProcessAdapter(_Strict):
     type: Literal["in_process"] = "in_process"
     format: Literal["lightgbm_text", "linear_text_json"] = Field(
@@ -314,6 +321,13 @@ class ModelManifest(_Strict):
                 f"explainer.method: {self.explainer.method} needs the model itself; a {self.adapter.type} model"
                 " is a black box: use permutation_shap or kernel_shap"
             )
+        if isinstance(self.adapter, InProcessAdapter):
+            methods = METHODS_BY_FORMAT[self.adapter.format]
+            if self.explainer.method not in methods:
+                raise ValueError(
+                    f"explainer.method: a {self.adapter.format} model is explained with {' or '.join(methods)},"
+                    f" not {self.explainer.method}"
+                )
         if not in_process and not self.is_text and self.background is None:
             raise ValueError("background: black-box tabular models need background rows to explain against")
         if isinstance(self.adapter, RemoteCall):
@@ -329,6 +343,15 @@ class ModelManifest(_Strict):
     @property
     def is_text(self) -> bool:
         return any(f.type == "text" for f in self.features)
+
+    @property
+    def background_sha256(self) -> str | None:
+        """The background file's hash, for the record, when the explainer reads its rows (docs/models.md).
+
+        TreeSHAP's reference is in the trees, and text models' is the empty message: they read none.
+        """
+        samples = self.explainer.method in ("permutation_shap", "kernel_shap")
+        return self.background.sha256 if self.background and samples and not self.is_text else None
 
     def label(self, name: str) -> Label:
         return next(label for label in self.labels if label.name == name)
