@@ -52,6 +52,35 @@ def _group_of(segments: Mapping[str, Any] | None, attributes: list[str]) -> str 
     return None if any(v is None for v in values) else " | ".join(str(v) for v in values)
 
 
+class FairnessTally:
+    """Running counts for one fairness report: per group, records and favourable outcomes; records without it."""
+
+    def __init__(self, attributes: list[str], favourable: str) -> None:
+        self.attributes, self.favourable = attributes, favourable
+        self.records = self.unknown = 0
+        self.totals: Counter[str] = Counter()
+        self.favoured: Counter[str] = Counter()
+
+    def add(self, item: Mapping[str, Any]) -> None:
+        """One index item; a restricted record's segments are not used (GDPR Art. 18)."""
+        self.records += 1
+        restricted = item.get("erasure_status") == "restricted"
+        group = None if restricted else _group_of(item.get("segments"), self.attributes)
+        if group is None:
+            self.unknown += 1
+            return
+        self.totals[group] += 1
+        self.favoured[group] += item.get("outcome") == self.favourable
+
+    def add_counts(self, records: int, groups: Mapping[str, tuple[int, int]]) -> None:
+        """Counts summed elsewhere (rollups): records, and per group (records, favourable)."""
+        self.records += records
+        for group, (count, favourable) in groups.items():
+            self.totals[group] += count
+            self.favoured[group] += favourable
+        self.unknown += records - sum(count for count, _ in groups.values())
+
+
 def fairness_report(
     items: Iterable[Mapping[str, Any]],
     *,
@@ -62,19 +91,18 @@ def fairness_report(
     window: dict[str, str],
 ) -> FairnessReport:
     """Per-group selection rates, impact ratios against the most favoured group, parity difference."""
-    totals: Counter[str] = Counter()
-    favoured: Counter[str] = Counter()
-    unknown = records = 0
+    tally = FairnessTally(attributes, favourable)
     for item in items:
-        records += 1
-        restricted = item.get("erasure_status") == "restricted"
-        group = None if restricted else _group_of(item.get("segments"), attributes)
-        if group is None:
-            unknown += 1
-            continue
-        totals[group] += 1
-        favoured[group] += item.get("outcome") == favourable
+        tally.add(item)
+    return fairness_report_of(tally, model_id=model_id, min_group_size=min_group_size, window=window)
 
+
+def fairness_report_of(
+    tally: FairnessTally, *, model_id: str, min_group_size: int, window: dict[str, str]
+) -> FairnessReport:
+    """The report of counts gathered by `tally`, from index items, rollups or both."""
+    attributes, favourable = tally.attributes, tally.favourable
+    totals, favoured, records, unknown = tally.totals, tally.favoured, tally.records, tally.unknown
     big = {g: favoured[g] / totals[g] for g in totals if totals[g] >= min_group_size}
     best_group = max(big, key=lambda g: (big[g], g)) if big else None
     best = big[best_group] if best_group else 0.0
@@ -159,6 +187,16 @@ class AttributionTally:
         self.outcomes[str(item.get("outcome"))] += 1
         for feature, value in (item.get("attributions") or {}).items():
             self.abs_sums[feature] += abs(float(value))
+
+    def add_counts(
+        self, records: int, outcomes: Mapping[str, int], abs_sums: Mapping[str, float], disclosed: int
+    ) -> None:
+        """Sums gathered elsewhere (rollups) for `records` decisions."""
+        self.records += records
+        self.disclosed += disclosed
+        self.outcomes.update(outcomes)
+        for feature, value in abs_sums.items():
+            self.abs_sums[feature] += value
 
     def means(self) -> dict[str, float]:
         return {f: s / self.records for f, s in self.abs_sums.items()} if self.records else {}

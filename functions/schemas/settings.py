@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ DEFAULT_OPERATOR_TEXTS: dict[str, dict[str, str]] = {
 }
 _PER_LANGUAGE = re.compile(rf"^CANDOR_({'|'.join(OPERATOR_TEXTS)})_([A-Za-z0-9]+)$", re.IGNORECASE)
 _URL = re.compile(r"^https?://\S+$")
+# 16 segment attributes (the API's limit) and 16 pairs, hour and day, and the marker: 67 of a
+# transaction's 100 actions (functions/stores/rollup_store.py).
+MAX_ROLLUP_INTERSECTIONS = 16
 
 
 def _variable(name: str, language: str) -> str:
@@ -184,6 +188,15 @@ class AuditSettings(RecordSettings):
     max_page_size: int = Field(default=200, gt=0, le=1000)
     max_verify_days: int = Field(default=1, gt=0, description="Longest span one integrity check may cover.")
     min_group_size: int = Field(default=30, gt=0, description="Fairness groups smaller than this are reported apart.")
+    # Rollups (functions/domain/rollups.py): whole settled hours come from them, the rest from the index.
+    rollups_table: str | None = Field(default=None, description="Rollups; unset: reports read the index only.")
+    rollups_since: datetime | None = Field(
+        default=None, description="First hour the rollups cover (the stream's start); earlier hours: the index."
+    )
+    rollup_intersections: str = Field(default="", description="The pairs the rollups also sum (RollupSettings).")
+    rollup_settle_seconds: int = Field(
+        default=300, ge=0, description="An hour is read from rollups once it ended this long ago (stream lag)."
+    )
     # Integrity digests (functions/domain/integrity.py); the window is fixed once digests exist.
     digest_window_hours: int = Field(default=1, description="Digest window in hours: 1, 2, 3, 4, 6, 8, 12 or 24.")
     digest_lag_seconds: int = Field(default=300, ge=0, description="A window closes this long after its end.")
@@ -194,12 +207,57 @@ class AuditSettings(RecordSettings):
         default=183, gt=0, description="The archive bucket's default Object Lock period (template.yaml)."
     )
 
+    @field_validator("rollup_intersections")
+    @classmethod
+    def _rolled_up_pairs(cls, value: str) -> str:
+        intersection_pairs(value)
+        return value
+
     @field_validator("digest_window_hours")
     @classmethod
     def _window_divides_a_day(cls, hours: int) -> int:
         if hours < 1 or 24 % hours:
             raise ValueError("CANDOR_DIGEST_WINDOW_HOURS must divide 24 (1, 2, 3, 4, 6, 8, 12 or 24)")
         return hours
+
+
+def intersection_pairs(value: str) -> list[tuple[str, str]]:
+    """CANDOR_ROLLUP_INTERSECTIONS ('age_band+gender,...') as sorted pairs (the order rollups key them by)."""
+    pairs = [p.strip() for p in value.split(",") if p.strip()]
+    found = set()
+    for pair in pairs:
+        names = sorted(a.strip() for a in pair.split("+") if a.strip())
+        if len(names) != 2 or names[0] == names[1]:
+            raise ValueError(f"CANDOR_ROLLUP_INTERSECTIONS: {pair!r} is not a pair of two attributes 'a+b'")
+        found.add((names[0], names[1]))
+    if len(found) > MAX_ROLLUP_INTERSECTIONS:
+        raise ValueError(f"CANDOR_ROLLUP_INTERSECTIONS: at most {MAX_ROLLUP_INTERSECTIONS} pairs")
+    return sorted(found)
+
+
+class RollupSettings(BaseSettings):
+    """The rollup function: where the rollups go, and which pairs of segment attributes are also summed together."""
+
+    model_config = SettingsConfigDict(env_prefix="CANDOR_", frozen=True, extra="ignore")
+
+    rollups_table: str
+    records_table: str
+    appeals_table: str | None = None
+    rollup_intersections: str = Field(
+        default="",
+        description="Comma-separated pairs of segment attributes rolled up together, e.g. 'age_band+gender'.",
+    )
+    rollup_marker_ttl_days: int = Field(default=7, ge=2, description="How long a record's counted-once marker stays.")
+
+    @field_validator("rollup_intersections")
+    @classmethod
+    def _pairs(cls, value: str) -> str:
+        intersection_pairs(value)
+        return value
+
+    @property
+    def intersections(self) -> list[tuple[str, str]]:
+        return intersection_pairs(self.rollup_intersections)
 
 
 @per_container
@@ -225,3 +283,8 @@ def customer_settings() -> CustomerSettings:
 @per_container
 def worker_settings() -> WorkerSettings:
     return WorkerSettings()  # required fields come from the environment
+
+
+@per_container
+def rollup_settings() -> RollupSettings:
+    return RollupSettings()  # required fields come from the environment

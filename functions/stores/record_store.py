@@ -77,6 +77,7 @@ def index_item(record: ExplanationRecord, key: str) -> dict[str, Any]:
         "notice_id": env.disclosure.notice_id,
         "locale": env.locale,
         "method": env.explainer.method,
+        "explanation_status": env.explanation.status,  # the worker sets it again when it completes one
         "attributions": indexed_attributions(env.explanation),
         "content_sha256": record.content_sha256,
         "archive_key": key,

@@ -9,31 +9,24 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from functions.api.audit_dependencies import appeal_index, appeal_store, hash_subject, record_index, record_store
+from functions.api.audit_dependencies import appeal_store, hash_subject, record_index, record_store
 from functions.api.auth import IAM_AUTH, Role, requires
 from functions.api.dependencies import manifests_registry
 from functions.api.errors import AUTH_ERRORS, documented
 from functions.domain.audit import (
-    Window,
     decode_cursor,
     encode_cursor,
     fingerprint,
-    model_partitions,
     parse_window,
     plan_listing,
 )
 from functions.domain.completion_seal import completion_verifies
 from functions.domain.errors import InvalidInput, UnknownRecord
 from functions.domain.integrity import IntegrityReport
-from functions.domain.reports import (
-    AttributionReport,
-    AttributionTally,
-    FairnessReport,
-    attribution_report,
-    fairness_report,
-)
+from functions.domain.reports import AttributionReport, FairnessReport, attribution_report, fairness_report_of
 from functions.domain.seal import verify
 from functions.integrity_service import integrity_service
+from functions.report_sources import report_sources
 from functions.schemas.record import ExplanationRecord, SealedCompletion
 from functions.schemas.settings import audit_settings
 
@@ -201,16 +194,11 @@ def fairness(
         )
     window = parse_window(start, end, max_days=settings.max_window_days, now=_now())
     attributes = [attribute, *([attribute2] if attribute2 else [])]
-    report = fairness_report(
-        record_index().stream(
-            model_partitions(window, model_id), *window.bounds, projection=("outcome", "segments", "erasure_status")
-        ),
-        model_id=model_id,
-        attributes=attributes,
-        favourable=manifest.favourable_outcome,
-        min_group_size=min_group_size or settings.min_group_size,
-        window=window.as_dict(),
+    tally, source = report_sources().fairness(window, model_id, attributes, favourable=manifest.favourable_outcome)
+    report = fairness_report_of(
+        tally, model_id=model_id, min_group_size=min_group_size or settings.min_group_size, window=window.as_dict()
     )
+    report.conventions["source"] = source
     if report.records and report.unknown == report.records:
         raise InvalidInput(f"no record in this window carries {' and '.join(attributes)}", field="attribute")
     return report
@@ -239,17 +227,6 @@ def attributions(
     window = parse_window(start, end, max_days=settings.max_window_days, now=_now())
     names = {f.name: f.display_names["en"] for f in manifest.features}
 
-    def tally(span: Window) -> AttributionTally:
-        totals = AttributionTally()
-        partitions = model_partitions(span, model_id)
-        for item in record_index().stream(
-            partitions, *span.bounds, projection=("outcome", "attributions", "notice_id")
-        ):
-            totals.add(item)
-        if appeals := appeal_index():
-            totals.appeals.update(a["status"] for a in appeals.stream(partitions, *span.bounds, projection=("status",)))
-        return totals
-
     baseline = None
     if baseline_from or baseline_to:
         if not (baseline_from and baseline_to):
@@ -257,14 +234,18 @@ def attributions(
         baseline = parse_window(
             baseline_from, baseline_to, max_days=settings.max_window_days, now=_now(), prefix="baseline_"
         )
-    return attribution_report(
+    sources = report_sources()
+    current, source = sources.attributions(window, model_id)
+    report = attribution_report(
         model_id,
-        tally(window),
+        current,
         window.as_dict(),
         names,
-        tally(baseline) if baseline else None,
+        sources.attributions(baseline, model_id)[0] if baseline else None,
         baseline.as_dict() if baseline else None,
     )
+    report.conventions["source"] = source
+    return report
 
 
 @router.get(
