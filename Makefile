@@ -115,3 +115,6 @@ build-IntegrityFunction:
 		"aws-lambda-powertools[tracer]>=3.4" "pydantic>=2.9" "pydantic-settings>=2.5"
 	mkdir -p "$(ARTIFACTS_DIR)/functions" && cp -R functions/. "$(ARTIFACTS_DIR)/functions/"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+
+# `sam build` runs this for the rollup function: the integrity job's zip (no models, numpy or shap).
+build-RollupFunction: build-IntegrityFunction

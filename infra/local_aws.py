@@ -33,6 +33,7 @@ LOCAL_NAMES: Mapping[str, str] = {
     "RecordsTable": "candor-records",
     "IdempotencyTable": "candor-idempotency",
     "AppealsTable": "candor-appeals",
+    "RollupsTable": "candor-rollups",
     "ArchiveBucket": "candor-archive",
     "PersonalBucket": "candor-personal",
     "AccessLogsBucket": "candor-access-logs",
@@ -42,6 +43,7 @@ LOCAL_NAMES: Mapping[str, str] = {
     "ExplanationQueue": "candor-explanations",
     "ExplanationDeadLetterQueue": "candor-explanations-dlq",
     "IntegrityFailureQueue": "candor-integrity-failures",
+    "RollupFailureQueue": "candor-rollup-failures",
 }
 
 
@@ -110,6 +112,8 @@ def _create_table(client: Any, name: str, spec: tpl.TableSpec, kms_key_arn: str)
     }
     if spec.global_secondary_indexes:
         kwargs["GlobalSecondaryIndexes"] = spec.global_secondary_indexes
+    if spec.stream_view_type:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream_view_type}
     client.create_table(**kwargs)
     client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 100})
     if spec.ttl_attribute:

@@ -38,6 +38,7 @@ from infra.s3_semantics import S3Semantics
 from infra.s3_semantics import installed as s3_semantics_installed
 from infra.sample_events import TICKET_ES, write_events
 from infra.sqs_event_source import SqsEventSource
+from infra.stream_event_source import StreamEventSource
 
 
 class LocalStack:
@@ -87,7 +88,7 @@ class LocalStack:
         self._semantics: contextlib.ExitStack | None = None
         self.remote: ServedRegistry | None = None  # the HTTPS model endpoints, for tests to inspect or break
         self._remote_models: contextlib.ExitStack | None = None
-        self._pollers: list[SqsEventSource] = []
+        self._pollers: list[SqsEventSource | StreamEventSource] = []
         self.api_url = ""
         self.aws_url = ""
         self.env: dict[str, str] = {}
@@ -153,6 +154,20 @@ class LocalStack:
             )
             poller.start()
             self._pollers.append(poller)
+        dynamodb, streams = session_client("dynamodb", self.aws_url), session_client("dynamodbstreams", self.aws_url)
+        for stream in tpl.stream_subscriptions(tpl.load_template(self.template_path)):
+            table = dynamodb.describe_table(TableName=local_name(stream.table))["Table"]
+            failures = local_name(stream.failure_destination) if stream.failure_destination else None
+            stream_poller = StreamEventSource(
+                stream,
+                table["LatestStreamArn"],
+                _imported_at_first_batch(self.handlers.get(stream.function, stream.handler)),
+                streams,
+                sqs=sqs,
+                failure_queue_url=sqs.get_queue_url(QueueName=failures)["QueueUrl"] if failures else None,
+            )
+            stream_poller.start()
+            self._pollers.append(stream_poller)
 
     def remote_urls(self) -> list[str]:
         """The HTTPS endpoints of the remote models (none when `remote_models=False`)."""

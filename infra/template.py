@@ -128,6 +128,7 @@ class TableSpec:
     ttl_attribute: str | None
     point_in_time_recovery: bool
     deletion_protection: bool
+    stream_view_type: str | None = None  # StreamSpecification.StreamViewType; None: no stream
 
 
 def tables(tpl: Mapping[str, Any] | None = None) -> dict[str, TableSpec]:
@@ -157,6 +158,7 @@ def tables(tpl: Mapping[str, Any] | None = None) -> dict[str, TableSpec]:
                 (props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled")
             ),
             deletion_protection=bool(props.get("DeletionProtectionEnabled")),
+            stream_view_type=(props.get("StreamSpecification") or {}).get("StreamViewType"),
         )
     return found
 
@@ -416,6 +418,51 @@ def queue_subscriptions(tpl: Mapping[str, Any] | None = None) -> list[QueueSubsc
                     batch_size=int(event_props.get("BatchSize", 10)),
                     report_batch_item_failures="ReportBatchItemFailures"
                     in (event_props.get("FunctionResponseTypes") or []),
+                    timeout_s=int(props.get("Timeout", 3)),
+                    memory_mb=int(props.get("MemorySize", 128)),
+                )
+            )
+    return found
+
+
+@dataclass(frozen=True)
+class StreamSubscription:
+    """One `Type: DynamoDB` event of a serverless function: Lambda's stream event source mapping."""
+
+    function: str
+    handler: str
+    table: str  # logical id of the table whose stream it reads
+    batch_size: int
+    report_batch_item_failures: bool
+    maximum_retry_attempts: int
+    failure_destination: str | None  # logical id of the on-failure queue
+    timeout_s: int
+    memory_mb: int
+
+
+def stream_subscriptions(tpl: Mapping[str, Any] | None = None) -> list[StreamSubscription]:
+    """Every `Type: DynamoDB` event of every serverless function."""
+    tpl = tpl if tpl is not None else template()
+    found: list[StreamSubscription] = []
+    for logical_id, resource in tpl["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = _function_properties(tpl, resource.get("Properties", {}))
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") != "DynamoDB":
+                continue
+            event_props = event.get("Properties", {})
+            destination = ((event_props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            found.append(
+                StreamSubscription(
+                    function=logical_id,
+                    handler=_handler_of(logical_id, props),
+                    table=str(event_props["Stream"]["Fn::GetAtt"][0]),
+                    batch_size=int(event_props.get("BatchSize", 100)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in (event_props.get("FunctionResponseTypes") or []),
+                    maximum_retry_attempts=int(event_props.get("MaximumRetryAttempts", -1)),
+                    failure_destination=str(destination["Fn::GetAtt"][0]) if destination else None,
                     timeout_s=int(props.get("Timeout", 3)),
                     memory_mb=int(props.get("MemorySize", 128)),
                 )

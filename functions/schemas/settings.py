@@ -207,6 +207,11 @@ class AuditSettings(RecordSettings):
         default=183, gt=0, description="The archive bucket's default Object Lock period (template.yaml)."
     )
 
+    @field_validator("rollups_since", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value  # the template's default: a stack with rollups from its start
+
     @field_validator("rollup_intersections")
     @classmethod
     def _rolled_up_pairs(cls, value: str) -> str:

@@ -1,0 +1,168 @@
+"""Lambda's DynamoDB stream event source mapping, locally: read a table's stream, invoke the handler.
+
+As in AWS: the handler gets batches of at most `BatchSize` records, oldest first, in Lambda's
+DynamoDB event shape (`eventSourceARN` added, `ApproximateCreationDateTime` in epoch seconds);
+with `ReportBatchItemFailures` the shard restarts at the first sequence number it lists (an
+error or an unreadable response restarts at the batch's first record), and a record that fails
+more than `MaximumRetryAttempts` times is skipped after its description is sent to the
+on-failure destination queue. Not reproduced: bisecting a failing batch (with partial batch
+responses it only isolates a record faster) and the mapping's FilterCriteria (the handler
+ignores what the filters would drop).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from infra.gateway import LambdaContext
+from infra.local_aws import ACCOUNT_ID, REGION
+from infra.template import StreamSubscription
+
+logger = logging.getLogger(__name__)
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+def lambda_stream_event(records: list[dict[str, Any]], stream_arn: str) -> dict[str, Any]:
+    """Lambda's event for stream records as GetRecords returned them (boto3's parsed shape)."""
+    converted = []
+    for record in records:
+        dynamodb = dict(record["dynamodb"])
+        created = dynamodb.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+        converted.append({**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn, "awsRegion": REGION})
+    return {"Records": converted}
+
+
+def first_failure(response: Any, batch: list[str], report_batch_item_failures: bool) -> str | None:
+    """The sequence number the shard restarts at after this response; None when the batch succeeded."""
+    if not report_batch_item_failures or not isinstance(response, dict):
+        return None if response is not None or not report_batch_item_failures else batch[0]
+    failed = [f.get("itemIdentifier") for f in response.get("batchItemFailures") or [] if isinstance(f, dict)]
+    if not failed:
+        return None
+    if not all(isinstance(i, str) and i in batch for i in failed):
+        return batch[0]  # an unknown identifier fails the whole batch, as in Lambda
+    return min((str(i) for i in failed), key=batch.index)
+
+
+class StreamEventSource:
+    """A polling thread standing in for one DynamoDB event source mapping of the template."""
+
+    def __init__(
+        self,
+        subscription: StreamSubscription,
+        stream_arn: str,
+        handler: Handler,
+        streams: Any,
+        *,
+        sqs: Any = None,
+        failure_queue_url: str | None = None,
+        idle_seconds: float = 0.5,
+    ) -> None:
+        self.subscription, self.stream_arn, self.handler, self.streams = subscription, stream_arn, handler, streams
+        self.sqs, self.failure_queue_url, self.idle_seconds = sqs, failure_queue_url, idle_seconds
+        self._iterators: dict[str, str | None] = {}
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self._attempts: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"stream-{self.subscription.function}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.idle_seconds + 10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.poll_once():
+                    self._stop.wait(self.idle_seconds)
+            except Exception:
+                if self._stop.is_set():
+                    break
+                logger.error("polling %s failed:\n%s", self.stream_arn, traceback.format_exc())
+                self._stop.wait(1)
+
+    def poll_once(self) -> int:
+        """Read what is new on every shard and hand it to the handler in batches; the number of records handled."""
+        handled = 0
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            iterator = self._iterators[shard_id]
+            pending = self._pending.setdefault(shard_id, [])
+            if iterator is not None:
+                answer = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                pending.extend(answer.get("Records", []))
+                self._iterators[shard_id] = answer.get("NextShardIterator")
+            while pending:
+                batch = pending[: self.subscription.batch_size]
+                handled += self._invoke(shard_id, batch)
+        return handled
+
+    def _invoke(self, shard_id: str, batch: list[dict[str, Any]]) -> int:
+        """One invocation; drops from the shard's pending records what succeeded (or was given up on)."""
+        numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
+        try:
+            response = self.handler(lambda_stream_event(batch, self.stream_arn), self._context())
+            restart = first_failure(response, numbers, self.subscription.report_batch_item_failures)
+        except Exception:
+            logger.error("%s failed on a batch:\n%s", self.subscription.function, traceback.format_exc())
+            restart = numbers[0]
+        pending = self._pending[shard_id]
+        done = len(batch) if restart is None else numbers.index(restart)
+        del pending[:done]
+        if restart is not None:
+            self._attempts[restart] = self._attempts.get(restart, 0) + 1
+            limit = self.subscription.maximum_retry_attempts  # -1: until the record expires (never, here)
+            if 0 <= limit < self._attempts[restart]:
+                self._give_up(shard_id, pending.pop(0))
+                done += 1
+        return done
+
+    def _give_up(self, shard_id: str, record: dict[str, Any]) -> None:
+        number = record["dynamodb"]["SequenceNumber"]
+        logger.error("%s gave up on stream record %s", self.subscription.function, number)
+        if self.sqs is not None and self.failure_queue_url:
+            # What Lambda sends to an on-failure destination: where the batch was, never the records.
+            description = {
+                "requestContext": {
+                    "condition": "RetryAttemptsExhausted",
+                    "functionArn": self._context().invoked_function_arn,
+                },
+                "DDBStreamBatchInfo": {
+                    "shardId": shard_id,
+                    "startSequenceNumber": number,
+                    "endSequenceNumber": number,
+                    "batchSize": 1,
+                    "streamArn": self.stream_arn,
+                },
+            }
+            self.sqs.send_message(QueueUrl=self.failure_queue_url, MessageBody=json.dumps(description))
+
+    def _context(self) -> LambdaContext:
+        name = self.subscription.function
+        return LambdaContext(
+            function_name=name,
+            memory_limit_in_mb=self.subscription.memory_mb,
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}",
+            aws_request_id=str(uuid.uuid4()),
+            timeout_s=float(self.subscription.timeout_s),
+        )

@@ -1,0 +1,152 @@
+"""Rollups on real records: stored by the record store, read back from moto's DynamoDB stream, fed to the
+rollup function's handler as Lambda would, and the reports from rollups equal to the reports over the index."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from functions.domain.audit import Window
+from functions.domain.reports import fairness_report, fairness_report_of
+from functions.domain.seal import new_salt, personal_digest, seal
+from functions.report_sources import report_sources
+from functions.schemas.record import RecordedContribution
+from functions.stores import aws_clients
+from infra.stream_event_source import lambda_stream_event
+from tests.support import erase, lambda_context, record_store
+from tests.unit.domain.records import sample_envelope, sample_personal
+
+START = datetime(2026, 11, 27, 9, 20, tzinfo=UTC)
+AGES = ("18-24", "25-44", "45-64", "65+")
+FEATURES = ("amount", "tenure", "channel", "history")
+NOW = datetime(2026, 12, 30, tzinfo=UTC)  # long after: every hour of the test is settled
+
+
+def _record(serial: int, rng: random.Random):
+    personal = sample_personal().model_copy(
+        update={
+            "segments": {"age_band": AGES[serial % 4], "gender": "fm"[(serial // 4) % 2]} if serial % 9 else {},
+            "salt": new_salt(),
+        }
+    )
+    base = sample_envelope(personal)
+    moment = START + timedelta(minutes=37 * serial)
+    outcome = "approve" if rng.random() < (0.35 if serial % 4 == 3 else 0.7) else "deny"
+    contributions = [RecordedContribution(feature=f, attribution=rng.uniform(-2, 2)) for f in FEATURES]
+    envelope = base.model_copy(
+        update={
+            "decision_id": f"01JF{serial:022d}",
+            "decided_at": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "outcome": base.outcome.model_copy(update={"label": outcome}),
+            "explanation": base.explanation.model_copy(update={"contributions": contributions}),
+            "personal_sha256": personal_digest(personal),
+        }
+    )
+    return seal(envelope, personal)
+
+
+def _streams():
+    # botocore's account-based endpoint for DynamoDB Streams is one moto does not route.
+    return boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+
+
+def _feed(table: str, after: str | None = None) -> list[dict]:
+    """Every stream record of the table (after a sequence number), handed to the rollup handler in Lambda's shape."""
+    dynamodb, streams = boto3.client("dynamodb"), _streams()
+    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    records = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+        answer = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)
+        records += answer["Records"]
+    if after is not None:
+        records = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) > int(after)]
+    from functions.handlers import rollups as rollup_handler  # after aws_env: Powertools reads its namespace
+
+    for start in range(0, len(records), 100):
+        event = lambda_stream_event(records[start : start + 100], arn)
+        response = rollup_handler.lambda_handler(event, lambda_context("RollupFunction"))
+        assert response == {"batchItemFailures": []}
+    return records
+
+
+@pytest.fixture
+def stored(aws_env):
+    rng = random.Random(16)
+    store = record_store(aws_env, aws_clients.dynamodb(), aws_clients.s3())
+    records = [_record(n, rng) for n in range(110)]  # about three days, 37 minutes apart
+    for record in records:
+        store.put(record)
+    return records
+
+
+def _window() -> Window:  # partial hours at both ends, whole hours and whole days between
+    return Window(START + timedelta(minutes=7), START + timedelta(days=2, hours=17, minutes=41))
+
+
+def _fairness(attributes, now=NOW):
+    sources = report_sources()
+    tally, source = sources.fairness(_window(), "ticket-router", attributes, favourable="approve", now=now)
+    report = fairness_report_of(tally, model_id="ticket-router", min_group_size=5, window={})
+    streamed = fairness_report(
+        sources.index_items(_window(), "ticket-router", ("outcome", "segments", "erasure_status")),
+        model_id="ticket-router",
+        attributes=attributes,
+        favourable="approve",
+        min_group_size=5,
+        window={},
+    )
+    return report, streamed, source
+
+
+def test_reports_from_rollups_equal_the_index_pass_and_keep_no_personal_value(stored, aws_env):
+    _feed(aws_env["CANDOR_RECORDS_TABLE"])
+    for attributes in (["age_band"], ["gender", "age_band"], ["age_band", "gender"]):
+        report, streamed, source = _fairness(attributes)
+        assert "from the rollups" in source and "2026-11-28..2026-11-29" in source  # days and hours from rollups
+        assert report.model_dump() == streamed.model_dump()
+        assert report.records > 80 and report.unknown > 0
+        assert len(report.groups) + len(report.small_groups) == (4 if len(attributes) == 1 else 8)
+
+    sources = report_sources()
+    rolled, source = sources.attributions(_window(), "ticket-router", now=NOW)
+    assert "from the rollups" in source
+    streamed_tally, _ = sources.attributions(_window(), "ticket-router", now=START)  # nothing settled: the index
+    assert rolled.records == streamed_tally.records > 80
+    assert rolled.outcomes == streamed_tally.outcomes and rolled.disclosed == streamed_tally.disclosed
+    assert rolled.means().keys() == streamed_tally.means().keys() == set(FEATURES)
+    for feature, mean in streamed_tally.means().items():
+        assert rolled.means()[feature] == pytest.approx(mean, abs=1e-8)
+
+    items = boto3.client("dynamodb").scan(TableName=aws_env["CANDOR_ROLLUPS_TABLE"])["Items"]
+    text = repr(items)
+    assert all(r.envelope.subject_hash not in text for r in stored)
+    markers = [i for i in items if i["pk"]["S"].startswith("counted#")]
+    assert len(markers) == len(stored) and all("expires_at" in m for m in markers)
+    assert {k for i in items if not i["pk"]["S"].startswith("counted#") for k in i} <= {
+        "pk", "sk", "n", "notices", *(f"o:{o}" for o in ("approve", "deny")), "x:complete",
+        *(f"{p}{f}" for p in ("abs:", "sum:") for f in FEATURES),
+    }  # fmt: skip
+    assert all(Decimal(i["n"]["N"]) > 0 for i in items if "n" in i)
+
+
+def test_redelivery_and_erasure_take_nothing_back_and_count_nothing_twice(stored, aws_env):
+    records = _feed(aws_env["CANDOR_RECORDS_TABLE"])
+    first, _, _ = _fairness(["age_band"])
+    _feed(aws_env["CANDOR_RECORDS_TABLE"])  # the whole stream again, as after a failed checkpoint
+    again, streamed, _ = _fairness(["age_band"])
+    assert again.model_dump() == first.model_dump() == streamed.model_dump()
+
+    erased = [r for r in stored if r.personal.segments][40:60]
+    for record in erased:
+        erase(aws_env, record.envelope.decision_id)
+    modified = _feed(aws_env["CANDOR_RECORDS_TABLE"], after=records[-1]["dynamodb"]["SequenceNumber"])
+    assert len(modified) == len(erased) and all("segments" not in r["dynamodb"]["NewImage"] for r in modified)
+    after, streamed, _ = _fairness(["age_band"])
+    assert after.model_dump() == first.model_dump()  # nothing taken back, nothing counted twice
+    assert streamed.unknown > first.unknown  # the index pass no longer sees their groups
