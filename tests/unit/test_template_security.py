@@ -293,7 +293,7 @@ def test_no_one_can_delete_or_disable_the_keys_records_depend_on(cfn: dict[str, 
 
 def test_resource_policies_allow_only_named_services(cfn: dict[str, Any]) -> None:
     policies = {**_of_type(cfn, "AWS::S3::BucketPolicy"), **_of_type(cfn, "AWS::SQS::QueuePolicy")}
-    assert len(policies) == 5
+    assert len(policies) == 6
     for name, policy in policies.items():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement["Effect"] == "Deny":
@@ -350,7 +350,7 @@ def test_buckets_are_private_encrypted_tls_only_and_kept(cfn: dict[str, Any], bu
 
 def test_tables_have_pitr_deletion_protection_cmk_and_are_kept(cfn: dict[str, Any]) -> None:
     tables = _of_type(cfn, "AWS::DynamoDB::Table")
-    assert set(tables) == {"RecordsTable", "IdempotencyTable", "AppealsTable"}
+    assert set(tables) == {"RecordsTable", "IdempotencyTable", "AppealsTable", "RollupsTable"}
     for name, table in tables.items():
         props = table["Properties"]
         assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain", name
@@ -366,7 +366,7 @@ def test_tables_have_pitr_deletion_protection_cmk_and_are_kept(cfn: dict[str, An
 def test_stateful_resources_are_all_retained(cfn: dict[str, Any]) -> None:
     stateful = {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SecretsManager::Secret"}
     found = {name: r for name, r in cfn["Resources"].items() if r["Type"] in stateful}
-    assert len(found) == 10
+    assert len(found) == 11
     for name, resource in found.items():
         assert resource.get("DeletionPolicy") == resource.get("UpdateReplacePolicy") == "Retain", name
 
@@ -385,7 +385,7 @@ def test_symmetric_keys_rotate(cfn: dict[str, Any]) -> None:
 
 def test_functions_are_traced_bounded_and_encrypted(cfn: dict[str, Any]) -> None:
     functions = _of_type(cfn, "AWS::Lambda::Function")
-    assert len(functions) == 7
+    assert len(functions) == 8
     for name, function in functions.items():
         props = function["Properties"]
         assert props["TracingConfig"] == {"Mode": "Active"}, name
@@ -488,9 +488,12 @@ def test_the_explanation_worker_completes_records_and_nothing_more(cfn: dict[str
 
 def test_the_worker_takes_jobs_from_an_encrypted_queue_with_a_dead_letter_queue(cfn: dict[str, Any]) -> None:
     resources = cfn["Resources"]
-    (mapping,) = _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = (
+        m
+        for m in _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": "ExplanationWorkerFunction"}
+    )
     props = mapping["Properties"]
-    assert props["FunctionName"] == {"Ref": "ExplanationWorkerFunction"}
     assert props["EventSourceArn"] == {"Fn::GetAtt": ["ExplanationQueue", "Arn"]}
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # only failed jobs come back
     assert 1 <= props["BatchSize"] <= 10
@@ -607,3 +610,35 @@ def test_remote_models_are_callable_only_when_named_at_deploy_time(cfn):
         assert roles == {_key({"Ref": "DecisionsFunctionRole"}), _key({"Ref": "ExplanationWorkerFunctionRole"})}
         (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
         assert set(statement["Action"]) == actions and "*" not in _key(statement["Resource"])
+
+
+def test_the_rollup_function_reads_both_streams_with_retries_bisection_and_an_alarmed_failure_queue(
+    cfn: dict[str, Any],
+) -> None:
+    resources = cfn["Resources"]
+    mappings = {
+        m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: m["Properties"]
+        for m in _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": "RollupFunction"}
+    }
+    assert set(mappings) == {"RecordsTable", "AppealsTable"}
+    for props in mappings.values():
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert props["BisectBatchOnFunctionError"] is True
+        assert props["MaximumRetryAttempts"] > 0 and props["MaximumRecordAgeInSeconds"] <= 86400
+        assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["RollupFailureQueue", "Arn"]}
+        assert props["FilterCriteria"]["Filters"]
+    assert resources["RecordsTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert resources["RollupFailureQueue"]["Properties"]["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
+    alarm = resources["RollupFailureQueueDepthAlarm"]["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["RollupFailureQueue", "QueueName"]}
+    assert resources["RollupIteratorAgeAlarm"]["Properties"]["MetricName"] == "IteratorAge"
+    # The role: the two streams, the rollups table (Put of markers, ADDs), nothing of the records themselves.
+    statements = resources["RollupFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    granted = {a for s in statements for a in _as_list(s["Action"])}
+    assert granted == {
+        "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+        "dynamodb:PutItem", "dynamodb:UpdateItem", "kms:Decrypt", "kms:GenerateDataKey", "sqs:SendMessage",
+    }  # fmt: skip
+    writes = next(s for s in statements if s["Sid"] == "CountOnce")
+    assert writes["Resource"] == {"Fn::GetAtt": ["RollupsTable", "Arn"]}
