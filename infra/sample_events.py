@@ -185,7 +185,43 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
         )
     events["explanation-job.json"] = _explanation_job()
     events["integrity-schedule.json"] = _integrity_schedule()
+    events["records-stream.json"] = _records_stream()
     return events
+
+
+def _records_stream() -> dict[str, Any]:
+    """What the rollup function gets from the records table's stream: one new decision's index item."""
+    from infra.stream_event_source import lambda_stream_event
+
+    image = {
+        "decision_id": {"S": "01KB0000000000000000000001"},
+        "decided_at": {"S": "2026-08-03T05:12:00.000Z"},
+        "model_id": {"S": "refund-decision"},
+        "model_version": {"S": "1.0.0"},
+        "outcome": {"S": "approve"},
+        "adverse": {"BOOL": False},
+        "notice_id": {"S": "eu-en-2026-11"},
+        "method": {"S": "tree_shap"},
+        "explanation_status": {"S": "complete"},
+        "attributions": {"M": {"order_value": {"N": "-0.42"}, "channel": {"N": "0.17"}}},
+        "segments": {"M": {"age_band": {"S": "25-44"}, "gender": {"S": "f"}}},
+    }
+    record = {
+        "eventID": "c81e728d9d4c2f636f067f89cc14862c",
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "ApproximateCreationDateTime": int(_EVENT_TIME.timestamp()),
+            "Keys": {"decision_id": image["decision_id"]},
+            "NewImage": image,
+            "SequenceNumber": "100000000000000000001",
+            "SizeBytes": 512,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }
+    stream = f"arn:aws:dynamodb:{REGION}:123456789012:table/candor-records/stream/2026-08-01T00:00:00.000"
+    return lambda_stream_event([record], stream)
 
 
 def _explanation_job() -> dict[str, Any]:

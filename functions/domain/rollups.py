@@ -12,8 +12,9 @@ record's segments later: nothing is taken back; the counts it fed stay (group la
 categories such as an age band, never a value that identifies anyone).
 
 Keys (one DynamoDB table, see docs/auditors.md#rollups):
-- partition `pk`: JSON `[model_id, "H" or "D", attribute, ...]`: the model total has no
-  attribute; a group item names its attribute (or two, for an intersection);
+- partition `pk`: JSON `[model_id, "D", attribute, ...]` for days, `[model_id, "H", day,
+  attribute, ...]` for the hours of one day: the model total has no attribute; a group item
+  names its attribute (or two, for an intersection);
 - sort `sk`: the period (`2026-12-02T05` or `2026-12-02`), then for groups `#` and the
   group's values as JSON, so that one Query BETWEEN two periods reads every item between.
 """
@@ -44,8 +45,14 @@ APPEAL = "ap:"
 DECISION, EXPLAINED, APPEALED = "decision", "explained", "appeal"
 
 
-def partition_key(model_id: str, granularity: str, attributes: Sequence[str] = ()) -> str:
-    return json.dumps([model_id, granularity, *attributes], ensure_ascii=False, separators=(",", ":"))
+def partition_key(model_id: str, period: str, attributes: Sequence[str] = ()) -> str:
+    """Day items of a model (or of its groups) share a partition; hour items have one per day.
+
+    Hour partitions per day keep each partition small (24 periods) and move the write heat to a
+    new partition every day; a window's hours are only ever those of its first and last days.
+    """
+    head = [model_id, DAY] if len(period) == _PERIOD_LENGTH[DAY] else [model_id, HOUR, period[:10]]
+    return json.dumps([*head, *attributes], ensure_ascii=False, separators=(",", ":"))
 
 
 def sort_key(period: str, group: Sequence[str] | None = None) -> str:
@@ -92,7 +99,7 @@ def _attribution_increments(attributions: Mapping[str, Any]) -> dict[str, Decima
 
 
 def _model_keys(model_id: str, moment: str) -> list[RollupKey]:
-    return [RollupKey(partition_key(model_id, g), sort_key(p)) for g, p in periods(moment).items()]
+    return [RollupKey(partition_key(model_id, p), sort_key(p)) for p in periods(moment).values()]
 
 
 def decision_contribution(item: Mapping[str, Any], intersections: Sequence[tuple[str, str]]) -> Contribution:
@@ -113,8 +120,8 @@ def decision_contribution(item: Mapping[str, Any], intersections: Sequence[tuple
     dimensions += [pair for pair in intersections if all(a in segments for a in pair)]
     for attributes in dimensions:
         group = [segments[a] for a in attributes]
-        for granularity, period in periods(moment).items():
-            key = RollupKey(partition_key(model_id, granularity, attributes), sort_key(period, group))
+        for period in periods(moment).values():
+            key = RollupKey(partition_key(model_id, period, attributes), sort_key(period, group))
             contribution.add(key, RECORDS, 1)
             contribution.add(key, OUTCOME + outcome, 1)
     return contribution
@@ -212,8 +219,19 @@ def plan_window(start: datetime, end: datetime, *, settled_before: datetime, sin
         if stop_day < stop:
             spans.append(Span(HOUR, _hour(stop_day), _hour(stop - timedelta(hours=1))))
     else:
-        spans.append(Span(HOUR, _hour(first), _hour(stop - timedelta(hours=1))))
+        spans += _hour_spans(first, stop)
     return WindowPlan(spans, edges)
+
+
+def _hour_spans(first: datetime, stop: datetime) -> list[Span]:
+    """Hours [first, stop), one span per calendar day (hour items are partitioned by day)."""
+    spans = []
+    while first < stop:
+        midnight = first.replace(hour=0) + timedelta(days=1)
+        end = min(stop, midnight)
+        spans.append(Span(HOUR, _hour(first), _hour(end - timedelta(hours=1))))
+        first = end
+    return spans
 
 
 def group_of(item: Mapping[str, Any]) -> list[str]:

@@ -104,7 +104,7 @@ class AwsRollupStore:
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
             "ExpressionAttributeValues": {
-                ":pk": {"S": partition_key(model_id, span.granularity, attributes)},
+                ":pk": {"S": partition_key(model_id, span.first, attributes)},
                 ":low": {"S": low},
                 ":high": {"S": high},
             },

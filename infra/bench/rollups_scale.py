@@ -61,10 +61,10 @@ def rollup_items(records: int, first_day: datetime, seed: int = 5) -> list[dict[
             favourable = round(count * AGES[age])
             favourable_total += favourable
             counts: dict[str, float] = {"n": count, "o:approve": favourable, "o:deny": count - favourable}
-            for granularity, period in periods.items():
-                add(partition_key(MODEL, granularity, ["age_band"]), sort_key(period, [age]), counts)
-                add(partition_key(MODEL, granularity, ["gender"]), sort_key(period, [gender]), counts)
-                add(partition_key(MODEL, granularity, ["age_band", "gender"]), sort_key(period, [age, gender]), counts)
+            for period in periods.values():
+                add(partition_key(MODEL, period, ["age_band"]), sort_key(period, [age]), counts)
+                add(partition_key(MODEL, period, ["gender"]), sort_key(period, [gender]), counts)
+                add(partition_key(MODEL, period, ["age_band", "gender"]), sort_key(period, [age, gender]), counts)
         totals: dict[str, float] = {
             "n": in_hour,
             "notices": in_hour,
@@ -75,8 +75,8 @@ def rollup_items(records: int, first_day: datetime, seed: int = 5) -> list[dict[
         for rank, feature in enumerate(FEATURES, start=1):
             totals[f"abs:{feature}"] = round(in_hour * rng.uniform(0.5, 1.0) / rank, 9)
             totals[f"sum:{feature}"] = round(in_hour * rng.uniform(-0.2, 0.2) / rank, 9)
-        for granularity, period in periods.items():
-            add(partition_key(MODEL, granularity), sort_key(period), totals)
+        for period in periods.values():
+            add(partition_key(MODEL, period), sort_key(period), totals)
     return [
         {"pk": {"S": pk}, "sk": {"S": sk}, **{name: {"N": str(value)} for name, value in counts.items()}}
         for (pk, sk), counts in items.items()

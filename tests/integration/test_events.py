@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import boto3
 import pytest
 
 from infra import template as tpl
@@ -40,7 +41,12 @@ EXPECTED = {
 
 
 def test_every_event_file_is_covered():
-    assert {p.name for p in EVENTS.glob("*.json")} == {*EXPECTED, "explanation-job.json", "integrity-schedule.json"}
+    assert {p.name for p in EVENTS.glob("*.json")} == {
+        *EXPECTED,
+        "explanation-job.json",
+        "integrity-schedule.json",
+        "records-stream.json",
+    }
 
 
 def test_the_explanation_job_event_through_the_worker(aws_env):
@@ -75,3 +81,19 @@ def test_event_through_its_handler(aws_env, name):
     elif module == "decisions":
         assert body["disclosure"]["ai_system"] is True
         assert body["links"]["customer_view"].startswith(aws_env["CANDOR_PUBLIC_BASE_URL"])
+
+
+def test_the_records_stream_event_through_the_rollup_function(aws_env):
+    from functions.handlers.rollups import lambda_handler
+
+    event = json.loads((EVENTS / "records-stream.json").read_text())
+    for _ in range(2):  # delivered twice, counted once
+        assert lambda_handler(event, lambda_context("RollupFunction")) == {"batchItemFailures": []}
+    item = boto3.client("dynamodb").get_item(
+        TableName=aws_env["CANDOR_ROLLUPS_TABLE"],
+        Key={
+            "pk": {"S": '["refund-decision","H","2026-08-03","age_band","gender"]'},
+            "sk": {"S": '2026-08-03T05#["25-44","f"]'},
+        },
+    )["Item"]
+    assert item["n"] == {"N": "1"} and item["o:approve"] == {"N": "1"}

@@ -28,7 +28,7 @@ def test_the_local_stack_rolls_up_new_records_from_the_stream() -> None:
         store = record_store(stack.env, dynamodb, s3)
         for serial in range(3):
             store.put(_record(serial))
-        key = {"pk": {"S": '["ticket-router","H"]'}, "sk": {"S": "2026-11-27T10"}}
+        key = {"pk": {"S": '["ticket-router","H","2026-11-27"]'}, "sk": {"S": "2026-11-27T10"}}
         deadline, item = time.monotonic() + 60, {}
         while time.monotonic() < deadline:
             item = dynamodb.get_item(TableName=stack.env["CANDOR_ROLLUPS_TABLE"], Key=key).get("Item", {})

@@ -46,3 +46,10 @@ def test_babel_ships_in_the_small_zips_whose_code_imports_it():
     # The integrity job's zip does not ship it: it must not need it.
     assert "babel" not in imported_after("functions.handlers.integrity")
     assert "babel" not in _recipe("build-IntegrityFunction")
+
+
+def test_rollup_function_imports_no_numpy_shap_model_library_or_babel():
+    # It ships as the integrity job's small zip (make build-RollupFunction), which has no babel.
+    imported = imported_after("functions.handlers.rollups")
+    assert not imported & {"numpy", "shap", "lightgbm", "sklearn", "explainers", "babel"}
+    assert "\nbuild-RollupFunction: build-IntegrityFunction\n" in MAKEFILE

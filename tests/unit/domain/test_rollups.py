@@ -91,18 +91,18 @@ def item(**extra):
 def test_a_decision_adds_to_its_hour_and_day_for_the_model_each_attribute_and_configured_pairs():
     contribution = decision_contribution(item(), [("age_band", "gender"), ("age_band", "income")])
     assert contribution.marker == RollupKey("counted#d1", "decision")
-    hour = contribution.increments[RollupKey('["m","H"]', "2026-11-27T10")]
+    hour = contribution.increments[RollupKey('["m","H","2026-11-27"]', "2026-11-27T10")]
     assert hour == {
         "n": 1, "o:approve": 1, "x:complete": 1, "notices": 1,
         "abs:amount": Decimal("0.5"), "sum:amount": Decimal("-0.5"),
         "abs:tenure": Decimal("0.25"), "sum:tenure": Decimal("0.25"),
     }  # fmt: skip
     groups = {(k.pk, k.sk) for k in contribution.increments} - {
-        ('["m","H"]', "2026-11-27T10"),
+        ('["m","H","2026-11-27"]', "2026-11-27T10"),
         ('["m","D"]', "2026-11-27"),
     }
     assert ('["m","D","age_band","gender"]', '2026-11-27#["65+","f"]') in groups
-    assert ('["m","H","region"]', '2026-11-27T10#["north"]') in groups
+    assert ('["m","H","2026-11-27","region"]', '2026-11-27T10#["north"]') in groups
     assert len(groups) == 2 * 4  # three attributes and the one configured pair present, hour and day
     assert all(v == {"n": 1, "o:approve": 1} for k, v in contribution.increments.items() if "#" in k.sk)
 
@@ -112,7 +112,7 @@ def test_only_a_completion_changes_anything_after_the_insert():
     done = {**pending, "completion_sha256": "ab", "explanation_status": "complete", "attributions": {"a": 1.5}}
     contribution = completion_contribution(pending, done)
     assert contribution is not None and contribution.marker.sk == "explained"
-    hour = contribution.increments[RollupKey('["m","H"]', "2026-11-27T10")]
+    hour = contribution.increments[RollupKey('["m","H","2026-11-27"]', "2026-11-27T10")]
     assert hour == {"x:pending": -1, "x:complete": 1, "abs:a": Decimal("1.5"), "sum:a": Decimal("1.5")}
     erased = {k: v for k, v in done.items() if k != "segments"} | {"erasure_status": "erased"}
     assert completion_contribution(done, erased) is None  # an erasure: nothing taken back
@@ -125,7 +125,7 @@ def test_an_appeal_counts_in_the_hour_it_was_filed():
     )
     assert contribution.marker.sk == "appeal"
     assert contribution.increments == {
-        RollupKey('["m","H"]', "2026-11-28T01"): {"ap:received": 1},
+        RollupKey('["m","H","2026-11-28"]', "2026-11-28T01"): {"ap:received": 1},
         RollupKey('["m","D"]', "2026-11-28"): {"ap:received": 1},
     }
 
@@ -138,9 +138,9 @@ def _rolled_up(items, pair):
         for key, increments in decision_contribution(source, [pair]).increments.items():
             if '"H"' not in key.pk:
                 continue
-            if key.pk == '["m","H"]':
+            if key.pk == '["m","H","2026-11-27"]':
                 target = totals
-            elif key.pk == '["m","H",' + ",".join(f'"{a}"' for a in pair) + "]":
+            elif key.pk == '["m","H","2026-11-27",' + ",".join(f'"{a}"' for a in pair) + "]":
                 target = groups
             else:
                 continue
@@ -179,3 +179,9 @@ def test_model_totals_sum_counters_by_label():
     assert totals.outcomes == {"approve": 2, "deny": 2}
     assert totals.abs_attributions == {"a": 2.0, "b": 2.0}
     assert totals.appeals == {"received": 1} and totals.explanations == {"pending": 0}
+
+
+def test_hours_across_midnight_are_read_one_day_partition_at_a_time():
+    plan = plan_window(at(21), at(27) - MS, settled_before=LATER, since=None)
+    assert plan.spans == [Span(HOUR, "2026-11-27T21", "2026-11-27T23"), Span(HOUR, "2026-11-28T00", "2026-11-28T02")]
+    assert plan.edges == []
