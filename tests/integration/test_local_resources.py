@@ -31,6 +31,7 @@ TABLE_ENV = {
     "RecordsTable": "CANDOR_RECORDS_TABLE",
     "IdempotencyTable": "CANDOR_IDEMPOTENCY_TABLE",
     "AppealsTable": "CANDOR_APPEALS_TABLE",
+    "RollupsTable": "CANDOR_ROLLUPS_TABLE",
 }
 BUCKET_ENV = {"ArchiveBucket": "CANDOR_ARCHIVE_BUCKET"}
 
@@ -71,6 +72,8 @@ def test_tables_match_the_template(aws_env: dict[str, str], logical_id: str) -> 
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", spec.ttl_attribute)
     backups = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    stream = table.get("StreamSpecification") or {}
+    assert stream.get("StreamViewType") == spec.stream_view_type  # the rollup function's event sources
 
 
 def test_records_table_has_the_auditor_indexes() -> None:
