@@ -118,4 +118,10 @@ class AwsRollupStore:
                     return
                 request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
         except (ClientError, BotoCoreError) as error:
-            raise DependencyUnavailable("the rollups are unavailable") from error
+            raise DependencyUnavailable(f"the rollups are unavailable: {_reason(error)}") from error
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "ClientError"))
+    return type(error).__name__

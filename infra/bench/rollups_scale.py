@@ -1,12 +1,16 @@
 """Figure 5, rollups: the same reports read from rollups, at 100k and 10M records, beside the index pass.
 
 The rollup items of 100,000 and of 10,000,000 `refund-decision` decisions spread over 31 days
-are written straight into the rollups table of a moto server (`infra.local_aws`, in a child
-process), as the rollup function would have left them (hour and day items; the model total,
+are made as the rollup function would have left them (hour and day items; the model total,
 each age band and gender, and their intersection). The audit function
-(`functions.handlers.audit.lambda_handler`) then answers `GET /v1/reports/fairness` (age_band x
-gender) and `GET /v1/reports/attributions` over a window of whole hours (05:00 of the first
-day to 19:00 of the last): a few Queries of rollups, however many decisions. The rollup
+(`functions.handlers.audit.lambda_handler`, environment of a provisioned moto account) then
+answers `GET /v1/reports/fairness` (age_band x gender) and `GET /v1/reports/attributions` over a
+window of whole hours (05:00 of the first day to 19:00 of the last): a few Queries of rollups,
+however many decisions. Each Query is answered at the HTTP layer by `RollupReplay`, with
+DynamoDB's semantics (`pk = :pk AND sk BETWEEN :low AND :high`, sorted by `sk`, pages of 1 MB)
+over those items: botocore signs the request and parses the page; DynamoDB's own time is left
+out, as in the index figure's replayed rows. (moto answers one of these Queries in 2-4 s on this
+machine, as it walks every item of the table in Python: 11,625 of them.) The rollup
 path's correctness (equal to the index pass on the same records, counted once under
 redelivery, unchanged by erasure) is tested in `tests/integration/test_rollups.py` with records
 that went through the real stream.
@@ -18,12 +22,13 @@ two partial hours plus the settle time, whatever the window's length).
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from infra.bench.reports_scale import REPORTS, AuditFunction, _label, measure, moto_process
+from infra.bench.reports_scale import REPORTS, AuditFunction, _label, _response, measure, moto_process
 from infra.bench.stats import Figure, Row, Summary
 
 MODEL = "refund-decision"
@@ -83,24 +88,57 @@ def rollup_items(records: int, first_day: datetime, seed: int = 5) -> list[dict[
     ]
 
 
-def _write(dynamodb: Any, table: str, items: list[dict[str, Any]]) -> None:
-    for start in range(0, len(items), 25):
-        request = {table: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
-        while request:
-            request = dynamodb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+class RollupReplay:
+    """Answers Query calls on the rollups table from `items`, as DynamoDB would (key condition, order, 1 MB pages)."""
+
+    def __init__(self, table: str, items: list[dict[str, Any]]) -> None:
+        self.table = table
+        self.partitions: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for item in items:
+            self.partitions.setdefault(item["pk"]["S"], []).append((item["sk"]["S"], item))
+        for rows in self.partitions.values():
+            rows.sort(key=lambda row: row[0])
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register_first("before-send.dynamodb.Query", self._answer)
+
+    def _answer(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        query = json.loads(request.body)
+        if query["TableName"] != self.table:
+            return _response(AWSResponse, request.url, '{"Items": [], "Count": 0, "ScannedCount": 0}')
+        values = query["ExpressionAttributeValues"]
+        low, high = values[":low"]["S"], values[":high"]["S"]
+        after = query.get("ExclusiveStartKey", {}).get("sk", {}).get("S")
+        rows = [
+            item
+            for sk, item in self.partitions.get(values[":pk"]["S"], [])
+            if low <= sk <= high and (after is None or sk > after)
+        ]
+        page, size = [], 0
+        for item in rows:
+            size += len(json.dumps(item))
+            if size > 1_000_000:
+                break
+            page.append(item)
+        body = {"Items": page, "Count": len(page), "ScannedCount": len(page)}
+        if len(page) < len(rows):
+            body["LastEvaluatedKey"] = {"pk": page[-1]["pk"], "sk": page[-1]["sk"]}
+        return _response(AWSResponse, request.url, json.dumps(body))
 
 
 def run(quick: bool) -> Figure:
     figure = Figure(
         5, "Reports from rollups", f"fairness and attribution reports over 10,000,000 records in {GOAL_SECONDS:g} s"
     )
-    add_rows(figure, quick)
+    figure.goal_met = add_rows(figure, quick)
     return figure
 
 
 def add_rows(figure: Figure, quick: bool) -> bool:
     """Measure the rollup path at 100k and 10M records; add its rows; whether the 1 s goal was met."""
-    from infra.local_aws import provision, session_client
+    from infra.local_aws import provision
 
     sizes, runs = ((10_000, 1_000_000), 1) if quick else ((100_000, 10_000_000), 5)
     first_day = (datetime.now(UTC) - timedelta(days=DAYS + 2)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -113,13 +151,13 @@ def add_rows(figure: Figure, quick: bool) -> bool:
     met = True
     with moto_process() as aws_url:
         env = provision(aws_url) | {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "Candor"}
-        dynamodb = session_client("dynamodb", aws_url)
         for size in sizes:
-            written = time.perf_counter()
+            made = time.perf_counter()
             items = rollup_items(size, first_day)
-            _write(dynamodb, env["CANDOR_ROLLUPS_TABLE"], items)
-            written_s = time.perf_counter() - written
+            made_s = time.perf_counter() - made
             audit = AuditFunction(env, window)
+            RollupReplay(env["CANDOR_ROLLUPS_TABLE"], items).attach(audit.client)
+            audit.call("fairness")  # warm: imports and the model registry are the cold-start figure's
             results = {report: measure(audit, report, runs) for report in REPORTS}
             expected = sum(_split(size, DAYS * 24)[5 : (DAYS - 1) * 24 + 19])
             for report, result in results.items():
@@ -128,7 +166,7 @@ def add_rows(figure: Figure, quick: bool) -> bool:
                 figure.rows += [
                     Row(
                         f"{report} report from rollups, {_label(size)} records: time",
-                        f"audit handler, event in to response out; {result['queries']} Query calls to moto "
+                        f"audit handler, event in to response out; {result['queries']} Query calls replayed "
                         f"({len(items):,} rollup items in the table)",
                         "s",
                         Summary.of(result["seconds"]),
@@ -141,8 +179,7 @@ def add_rows(figure: Figure, quick: bool) -> bool:
                     ),
                 ]
                 met = met and sorted(result["seconds"])[len(result["seconds"]) // 2] <= GOAL_SECONDS
-            figure.details[f"rollups_{_label(size)}"] = {"items": len(items), "write_seconds": written_s}
-            # The next size writes the same keys (the same hours and groups): each item is replaced.
+            figure.details[f"rollups_{_label(size)}"] = {"items": len(items), "make_seconds": made_s}
     figure.notes.append(
         "Rollups: the window is whole hours (05:00 of the first day to 19:00 of the 31st), read as 29 day items and "
         "33 hour items per dimension; a window with partial hours at its ends also reads those hours' records from "
