@@ -150,3 +150,30 @@ def test_redelivery_and_erasure_take_nothing_back_and_count_nothing_twice(stored
     after, streamed, _ = _fairness(["age_band"])
     assert after.model_dump() == first.model_dump()  # nothing taken back, nothing counted twice
     assert streamed.unknown > first.unknown  # the index pass no longer sees their groups
+
+
+def test_appeals_from_the_appeals_stream_equal_the_appeals_index(aws_env):
+    from functions.schemas.customer import StoredAppeal
+    from functions.stores.appeal_store import AwsAppealStore
+
+    appeals = AwsAppealStore(table=aws_env["CANDOR_APPEALS_TABLE"], dynamodb=aws_clients.dynamodb())
+    for n, status in enumerate(("received", "received", "in_review")):
+        created = START + timedelta(hours=5 + 20 * n)
+        appeals.create(
+            StoredAppeal(
+                appeal_id=f"01JH{n:022d}",
+                decision_id=f"01JF{n:022d}",
+                status=status,
+                reason="charged twice",
+                created_at=created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                model_id="ticket-router",
+                model_day=f"ticket-router#{created.date().isoformat()}",
+                locale="en",
+            )
+        )
+    for _ in range(2):  # delivered twice, counted once
+        _feed(aws_env["CANDOR_APPEALS_TABLE"])
+    rolled, source = report_sources().attributions(_window(), "ticket-router", now=NOW)
+    streamed, _ = report_sources().attributions(_window(), "ticket-router", now=START)
+    assert "from the rollups" in source
+    assert rolled.appeals == streamed.appeals == {"received": 2, "in_review": 1}
