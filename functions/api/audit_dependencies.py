@@ -31,12 +31,6 @@ def appeal_store() -> AwsAppealStore | None:
 
 
 @per_container
-def appeal_index() -> RecordIndex | None:
-    table = audit_settings().appeals_table
-    return RecordIndex(table=table, dynamodb=aws_clients.dynamodb(), sort_key="created_at") if table else None
-
-
-@per_container
 def erasure_store() -> AwsErasureStore:
     settings = audit_settings()
     places = AwsErasureStore.from_settings(settings, aws_clients.dynamodb(), aws_clients.s3())
