@@ -104,7 +104,8 @@ def horizontal_bars(
     `scale` is the value at the right end of the plot (default: the largest value); `reference`
     draws a vertical rule at that value with its label; `baseline` adds a thinner bar per row.
     """
-    label_w, top, right = 220, 24 if reference else 10, 90
+    label_w, right = 220, 150
+    top = (24 if reference else 10) + 16 * len(legend)  # room above the bars for the legend and the rule's label
     row_h = 40 if baseline is not None else 30
     plot_w = WIDTH - label_w - right
     values = [value for _, value, _, _ in rows] + [b for b in baseline or () if b is not None]
@@ -174,7 +175,7 @@ def trend_lines(
     top_value: float = 1.0,
 ) -> LineChart:
     """One line per group over the days (x), values from 0 to at least `top_value` (y)."""
-    left, top, right, bottom, height = 50, 16, WIDTH - 150, 230, 262
+    left, top, right, bottom, height = 50, 16, WIDTH - 170, 230, 262
     peak = max([top_value, *(v for _, values in series for v in values if v is not None)])
     step = (right - left) / (len(days) - 1) if len(days) > 1 else 0.0
 
@@ -193,7 +194,7 @@ def trend_lines(
             else:
                 runs[-1].append((x(index), y(value)))
         points = [point for run in runs for point in run]
-        drawn.append(Series(short(name, 18), SERIES[number % len(SERIES)], [r for r in runs if len(r) > 1], points))
+        drawn.append(Series(short(name, 16), SERIES[number % len(SERIES)], [r for r in runs if len(r) > 1], points))
     ticks = [(y(peak * i / 5), f"{peak * i / 5:.1f}") for i in range(6)]
     shown = sorted({0, len(days) // 2, len(days) - 1}) if days else []
     rules = []
