@@ -46,3 +46,11 @@ def test_babel_ships_in_the_small_zips_whose_code_imports_it():
     # The integrity job's zip does not ship it: it must not need it.
     assert "babel" not in imported_after("functions.handlers.integrity")
     assert "babel" not in _recipe("build-IntegrityFunction")
+
+
+def test_jinja2_ships_in_the_small_zip_but_loads_only_when_a_page_is_rendered():
+    # The customer and audit functions render pages from templates; their cold start does without Jinja2.
+    assert '"jinja2' in _recipe("build-CatalogFunction")
+    for handler in ("functions.handlers.customer", "functions.handlers.audit"):
+        assert not imported_after(handler) & {"jinja2", "markupsafe"}
+    assert "jinja2" not in imported_after("functions.handlers.integrity")
