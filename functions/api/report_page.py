@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from functions.api import charts, pages
-from functions.domain.formatting import number
 from functions.domain.reports import FOUR_FIFTHS, AttributionReport, FairnessReport
 
 LOCALE = "en"  # auditors read the report in English, with English number formats
@@ -44,6 +43,13 @@ class ReportPage:
     generated_at: str
     attributions: AttributionReport
     fairness: Sequence[FairnessSection] = field(default_factory=list)
+
+
+def number(value: float, locale: str, *, decimals: int = 0) -> str:
+    """Babel's number format, imported on the first page rendered: the audit function's JSON routes do without it."""
+    from functions.domain.formatting import number as formatted
+
+    return formatted(value, locale, decimals=decimals)
 
 
 def ratio(value: float | None) -> str:

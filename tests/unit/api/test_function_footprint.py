@@ -53,4 +53,5 @@ def test_jinja2_ships_in_the_small_zip_but_loads_only_when_a_page_is_rendered():
     assert '"jinja2' in _recipe("build-CatalogFunction")
     for handler in ("functions.handlers.customer", "functions.handlers.audit"):
         assert not imported_after(handler) & {"jinja2", "markupsafe"}
+    assert "babel" not in imported_after("functions.handlers.audit")  # the report page formats lazily too
     assert "jinja2" not in imported_after("functions.handlers.integrity")
