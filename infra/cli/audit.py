@@ -155,7 +155,7 @@ def add_parser(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     report = command("report", "the auditor report page (charts and tables) as a self-contained HTML file")
     report.add_argument("--model", required=True)
     report.add_argument(
-        "--attribute", action="append", help="a segment attribute to report fairness on (repeat; a+b intersects)"
+        "--attribute", action="append", help="a segment attribute to report fairness on (repeat; a:b intersects)"
     )
     report.add_argument("--min-group-size", type=int)
     report.add_argument("--baseline-from")

@@ -164,3 +164,14 @@ def test_the_cli_writes_a_self_contained_file(api, traffic, tmp_path, capsys):
     with pytest.raises(SystemExit, match="404"):
         cli.main([*base, "report", "--model", "nope", "--out", str(tmp_path / "never.html")])
     assert not (tmp_path / "never.html").exists()
+
+
+def test_an_intersection_of_two_attributes(api, traffic):
+    params = {"model_id": "refund-decision", "attributes": "age_band:gender", "min_group_size": 5, **window(traffic)}
+    response = api.call("GET", PATH, role="auditor", params=params)
+    assert response.status_code == 200, response.text
+    assert '<h2 id="fairness-1-h">Fairness: age_band:gender</h2>' in response.text
+    first_table = re.search(r"<table.*?</table>", section(response.text, "fairness-1"), re.S)
+    assert first_table is not None
+    groups = [row[0] for row in rows(first_table.group(0))[1:]]  # after the header row
+    assert groups and all(" | " in group for group in groups)  # e.g. "65+ | female"

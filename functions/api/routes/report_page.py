@@ -38,9 +38,9 @@ Attributes = Annotated[
     str | None,
     Query(
         max_length=200,
-        pattern=r"^[A-Za-z0-9_.-]+(\+[A-Za-z0-9_.-]+)?(,[A-Za-z0-9_.-]+(\+[A-Za-z0-9_.-]+)?){0,7}$",
-        description="Segment attributes to report fairness on, comma-separated; `a+b` for the intersection of two "
-        "(e.g. `age_band,gender,age_band+gender`). Decision models only.",
+        pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?(,[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?){0,7}$",
+        description="Segment attributes to report fairness on, comma-separated; `a:b` for the intersection of two "
+        "(e.g. `age_band,gender,age_band:gender`). Decision models only.",
     ),
 ]
 
@@ -57,7 +57,7 @@ def _days(window: Window) -> list[Window]:
 
 
 def _fairness(model_id: str, attribute: str, window: Window, min_group_size: int | None) -> report_page.FairnessSection:
-    first, _, second = attribute.partition("+")
+    first, _, second = attribute.partition(":")
 
     def report(span: Window) -> FairnessReport | None:
         start, end = span.bounds
