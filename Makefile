@@ -87,12 +87,13 @@ clean:  ## remove the virtualenv and caches
 
 # `sam build` runs this for the catalog function (Metadata: BuildMethod: makefile):
 # only the light code and its dependencies go into the zip; no numpy, shap or LightGBM.
-# Babel (pure Python, CLDR data) is for the customer function, which reuses this zip: its page
-# writes numbers, money and dates in the customer's locale.
+# Babel (pure Python, CLDR data) and Jinja2 (with MarkupSafe) are for the customer and audit
+# functions, which reuse this zip: their pages are templates (functions/templates/, copied with
+# functions/) and write numbers, money and dates in the reader's locale.
 build-CatalogFunction:
 	$(PYTHON) -m pip install --quiet --target "$(ARTIFACTS_DIR)" \
 		--platform manylinux2014_x86_64 --implementation cp --python-version 3.11 --only-binary=:all: \
-		"aws-lambda-powertools[tracer]>=3.4" "pydantic>=2.9" "pydantic-settings>=2.5" "babel>=2.14"
+		"aws-lambda-powertools[tracer]>=3.4" "pydantic>=2.9" "pydantic-settings>=2.5" "babel>=2.14" "jinja2>=3.1"
 	mkdir -p "$(ARTIFACTS_DIR)/functions" && cp -R functions/. "$(ARTIFACTS_DIR)/functions/"
 	mkdir -p "$(ARTIFACTS_DIR)/models" && cd models && find . -name manifest.json -exec cp --parents {} "$(ARTIFACTS_DIR)/models/" \;
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +

@@ -156,6 +156,17 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
             "query": {"model_id": "refund-decision", "from": "2026-08-01T00:00:00Z", "to": "2026-08-04T00:00:00Z"},
             "role": "auditor",
         },
+        "audit-report-page": {
+            "method": "GET",
+            "path": "/v1/reports/page",
+            "query": {
+                "model_id": "refund-decision",
+                "attributes": "age_band,gender",
+                "from": "2026-08-01T00:00:00Z",
+                "to": "2026-08-04T00:00:00Z",
+            },
+            "role": "auditor",
+        },
         "audit-by-chatbot": {"method": "GET", "path": "/v1/explanations", "query": {"model_id": "refund-decision"}},
         "privacy-erase": {"method": "DELETE", "path": "/v1/subjects/customer-42", "role": "privacy"},
         "privacy-legal-hold": {

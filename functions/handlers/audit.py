@@ -6,11 +6,11 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.app import build_app, limit_body_size
-from functions.api.routes import audit
+from functions.api.routes import audit, report_page
 
 logger = Logger()
 tracer = Tracer()
-app = build_app(audit.router)
+app = build_app(audit.router, report_page.router)
 
 
 @limit_body_size

@@ -8,6 +8,8 @@ environment, instance role); against the local stack, a bearer token is sent ins
     candor audit --api https://abc.execute-api.eu-west-1.amazonaws.com/prod fairness \\
         --model refund-decision --attribute age_band --from 2026-11-01 --to 2026-11-30
     candor audit export --model refund-decision --from 2026-11-01 --format csv > november.csv
+    candor audit report --model refund-decision --attribute age_band --attribute gender \\
+        --from 2026-11-01 --to 2026-11-30 --out report.html
 """
 
 from __future__ import annotations
@@ -83,6 +85,27 @@ def _export(api: Api, args: argparse.Namespace) -> None:
     print(f"\r{count} records exported.", file=sys.stderr)
 
 
+def _report(api: Api, args: argparse.Namespace) -> None:
+    """The report page as one self-contained HTML file (its only stylesheet is inline, it loads nothing)."""
+    params = {
+        "model_id": args.model,
+        "attributes": ",".join(args.attribute) if args.attribute else None,
+        "min_group_size": args.min_group_size,
+        "baseline_from": args.baseline_from,
+        "baseline_to": args.baseline_to,
+        **_window(args),
+    }
+    response = api.request("GET", "/v1/reports/page", params, headers={"Accept": "text/html"})
+    if response.status_code >= 400:
+        api.fail(response)
+    if args.out == "-":
+        sys.stdout.write(response.text)
+        return
+    with open(args.out, "w", encoding="utf-8") as stream:
+        stream.write(response.text)
+    print(f"report written to {args.out} ({len(response.content):,} bytes)", file=sys.stderr)
+
+
 def add_parser(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `candor audit` and its commands on the top-level parser's subcommands."""
     audit = areas.add_parser("audit", help="query, report on, verify, export and erase records")
@@ -129,6 +152,16 @@ def add_parser(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     attributions.add_argument("--baseline-from")
     attributions.add_argument("--baseline-to")
 
+    report = command("report", "the auditor report page (charts and tables) as a self-contained HTML file")
+    report.add_argument("--model", required=True)
+    report.add_argument(
+        "--attribute", action="append", help="a segment attribute to report fairness on (repeat; a:b intersects)"
+    )
+    report.add_argument("--min-group-size", type=int)
+    report.add_argument("--baseline-from")
+    report.add_argument("--baseline-to")
+    report.add_argument("--out", default="report.html", help="the file to write (- for stdout; default report.html)")
+
     command("verify", "check records against the signed integrity digests")
 
     erase = command("erase", "erase a subject's personal data (privacy role)", window=False)
@@ -155,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
         case "attributions":
             params = {"model_id": args.model, "baseline_from": args.baseline_from, "baseline_to": args.baseline_to}
             _print(api.call("GET", "/v1/reports/attributions", {**params, **_window(args)}))
+        case "report":
+            _report(api, args)
         case "verify":
             _print(_verify(api, args))
         case "erase":

@@ -8,7 +8,7 @@ plan's API key when one is given; against the local stack, a bearer token is sen
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode, urlparse
 
 import requests
@@ -74,12 +74,19 @@ class Api:
     def call(self, method: str, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """The JSON answer; a 4xx or 5xx exits with the error envelope's code and message."""
         response = self.request(method, path, params)
-        body = response.json()
         if response.status_code >= 400:
-            error = body.get("error", {})
-            field = f" ({error['field']})" if error.get("field") else ""
-            raise SystemExit(f"{response.status_code} {error.get('code')}: {error.get('message')}{field}")
-        return dict(body)
+            self.fail(response)
+        return dict(response.json())
+
+    @staticmethod
+    def fail(response: requests.Response) -> NoReturn:
+        """Exit with the error envelope's status, code and message (or the start of a body that is not one)."""
+        try:
+            error = response.json().get("error", {})
+        except ValueError:
+            raise SystemExit(f"{response.status_code}: {response.text[:200]}") from None
+        field = f" ({error['field']})" if error.get("field") else ""
+        raise SystemExit(f"{response.status_code} {error.get('code')}: {error.get('message')}{field}")
 
     def records(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every record of a query, page after page (memory stays flat)."""

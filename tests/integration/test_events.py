@@ -33,6 +33,7 @@ EXPECTED = {
     "audit-get.json": ("audit", 404),
     "audit-fairness.json": ("audit", 200),
     "audit-attributions.json": ("audit", 200),
+    "audit-report-page.json": ("audit", 200),
     "audit-by-chatbot.json": ("audit", 403),
     "privacy-erase.json": ("privacy", 200),
     "privacy-legal-hold.json": ("privacy", 404),
@@ -74,6 +75,11 @@ def test_event_through_its_handler(aws_env, name):
     if name.startswith("customer-view"):  # the page: HTML, even for its 403
         assert response["multiValueHeaders"]["Content-Type"][0].startswith("text/html")
         assert "This link is not valid" in response["body"]
+        return
+    if name == "audit-report-page.json":  # the auditor's report page: HTML with its charts' sections
+        assert response["multiValueHeaders"]["Content-Type"][0].startswith("text/html")
+        assert "<h1>Auditor report: refund-decision</h1>" in response["body"]
+        assert "Fairness: age_band" in response["body"]
         return
     body = json.loads(response["body"])
     if status >= 400:

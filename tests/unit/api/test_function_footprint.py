@@ -53,3 +53,12 @@ def test_rollup_function_imports_no_numpy_shap_model_library_or_babel():
     imported = imported_after("functions.handlers.rollups")
     assert not imported & {"numpy", "shap", "lightgbm", "sklearn", "explainers", "babel"}
     assert "\nbuild-RollupFunction: build-IntegrityFunction\n" in MAKEFILE
+
+
+def test_jinja2_ships_in_the_small_zip_but_loads_only_when_a_page_is_rendered():
+    # The customer and audit functions render pages from templates; their cold start does without Jinja2.
+    assert '"jinja2' in _recipe("build-CatalogFunction")
+    for handler in ("functions.handlers.customer", "functions.handlers.audit"):
+        assert not imported_after(handler) & {"jinja2", "markupsafe"}
+    assert "babel" not in imported_after("functions.handlers.audit")  # the report page formats lazily too
+    assert "jinja2" not in imported_after("functions.handlers.integrity")

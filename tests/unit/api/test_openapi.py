@@ -17,7 +17,12 @@ def test_every_route_of_the_contract_is_documented():
     paths = document()["paths"]
     assert {"/v1/health", "/v1/models", "/v1/disclosure", "/v1/decisions/{model_id}"} <= set(paths)
     assert {"/v1/explanations", "/v1/explanations/{decision_id}", "/v1/reports/fairness", "/v1/reports/attributions",
-            "/v1/subjects/{subject_id}"} <= set(paths)  # fmt: skip
+            "/v1/reports/page", "/v1/subjects/{subject_id}"} <= set(paths)  # fmt: skip
+    page = paths["/v1/reports/page"]["get"]
+    assert "text/html; charset=utf-8" in page["responses"]["200"]["content"]
+    assert {"model_id", "from", "to", "attributes", "baseline_from", "baseline_to"} <= {
+        p["name"] for p in page["parameters"]
+    }
     decision = paths["/v1/decisions/{model_id}"]["post"]
     assert {"200", "400", "401", "403", "404", "409", "413", "422", "503"} <= set(decision["responses"])
 
