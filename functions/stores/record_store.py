@@ -23,8 +23,10 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.domain.errors import DependencyUnavailable
+from functions.domain.index_shards import shard_of, sharded
 from functions.domain.seal import canonical_json
 from functions.schemas.record import Envelope, ExplanationRecord, RecordedExplanation, SealedCompletion
+from functions.schemas.settings import DEFAULT_INDEX_SHARDS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -60,15 +62,19 @@ def indexed_attributions(explanation: RecordedExplanation) -> dict[str, Decimal]
     return {c.feature: _number(c.attribution) for c in explanation.contributions[:INDEXED_ATTRIBUTIONS]}
 
 
-def index_item(record: ExplanationRecord, key: str) -> dict[str, Any]:
-    """The DynamoDB item: keys for the auditor queries plus what reports read without S3."""
+def index_item(record: ExplanationRecord, key: str, *, shards: int) -> dict[str, Any]:
+    """The DynamoDB item: keys for the auditor queries plus what reports read without S3.
+
+    The time-ordered index keys are spread over `shards` (functions/domain/index_shards.py).
+    """
     env = record.envelope
+    shard, day = shard_of(env.decision_id, shards), env.decided_at[:10]
     item: dict[str, Any] = {
         "decision_id": env.decision_id,
         "decided_at": env.decided_at,
-        "day": env.decided_at[:10],
-        "model_day": f"{env.model.id}#{env.decided_at[:10]}",
-        "model_outcome": f"{env.model.id}#{env.outcome.label}",
+        "day": sharded(day, shard),
+        "model_day": sharded(f"{env.model.id}#{day}", shard),
+        "model_outcome": sharded(f"{env.model.id}#{env.outcome.label}", shard),
         "model_id": env.model.id,
         "model_version": env.model.version,
         "request_id": env.request_id,
@@ -116,6 +122,7 @@ class RecordPlaces:
     kms_key_id: str
     dynamodb: DynamoDBClient
     s3: S3Client
+    index_shards: int = DEFAULT_INDEX_SHARDS  # CANDOR_INDEX_SHARDS: the same for the writer and every reader
 
     @classmethod
     def from_settings(cls, settings: StoreSettings, dynamodb: DynamoDBClient, s3: S3Client) -> Self:
@@ -126,6 +133,7 @@ class RecordPlaces:
             kms_key_id=settings.kms_key_id,
             dynamodb=dynamodb,
             s3=s3,
+            index_shards=settings.index_shards,
         )
 
 
@@ -138,6 +146,8 @@ class StoreSettings(Protocol):
     def personal_bucket(self) -> str: ...
     @property
     def kms_key_id(self) -> str: ...
+    @property
+    def index_shards(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -148,7 +158,7 @@ class AwsRecordStore(RecordPlaces):
         if record.personal is None:
             raise ValueError("a new record carries its personal part")
         key = archive_key(record.envelope)
-        item = index_item(record, key)
+        item = index_item(record, key, shards=self.index_shards)
         try:
             sealed = canonical_json(record.model_dump(exclude={"personal"}))
             put_new_object(self.s3, self.bucket, key, sealed, self.kms_key_id)

@@ -129,9 +129,11 @@ def list_explanations(
         position, window = decode_cursor(cursor, query)
     else:
         position, window = (0, None), parse_window(start, end, max_days=settings.max_window_days, now=_now())
-    partitions, filters = plan_listing(window, model_id=model_id, outcome=outcome, subject_hash=subject)
+    groups, filters = plan_listing(
+        window, model_id=model_id, outcome=outcome, subject_hash=subject, shards=settings.index_shards
+    )
     page = record_index().page(
-        partitions, *window.bounds, limit=limit, position=position, projection=_SUMMARY_FIELDS, filters=filters
+        groups, *window.bounds, limit=limit, position=position, projection=_SUMMARY_FIELDS, filters=filters
     )
     return RecordList(
         items=[RecordSummary.model_validate(item) for item in page.items],
@@ -203,7 +205,9 @@ def fairness(
     attributes = [attribute, *([attribute2] if attribute2 else [])]
     report = fairness_report(
         record_index().stream(
-            model_partitions(window, model_id), *window.bounds, projection=("outcome", "segments", "erasure_status")
+            model_partitions(window, model_id, settings.index_shards),
+            *window.bounds,
+            projection=("outcome", "segments", "erasure_status"),
         ),
         model_id=model_id,
         attributes=attributes,
@@ -241,12 +245,14 @@ def attributions(
 
     def tally(span: Window) -> AttributionTally:
         totals = AttributionTally()
-        partitions = model_partitions(span, model_id)
         for item in record_index().stream(
-            partitions, *span.bounds, projection=("outcome", "attributions", "notice_id")
+            model_partitions(span, model_id, settings.index_shards),
+            *span.bounds,
+            projection=("outcome", "attributions", "notice_id"),
         ):
             totals.add(item)
-        if appeals := appeal_index():
+        if appeals := appeal_index():  # appeals come a few a day: their index is not sharded
+            partitions = model_partitions(span, model_id, shards=1)
             totals.appeals.update(a["status"] for a in appeals.stream(partitions, *span.bounds, projection=("status",)))
         return totals
 
