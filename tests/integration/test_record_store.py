@@ -4,6 +4,7 @@ import boto3
 import pytest
 
 from functions.domain.errors import DependencyUnavailable
+from functions.domain.index_shards import shard_of
 from functions.domain.seal import seal, verify
 from functions.stores import aws_clients
 from functions.stores.record_store import AwsRecordStore, archive_key, personal_key
@@ -30,8 +31,11 @@ def test_a_record_is_written_once_and_read_back_intact(store, aws_env):
     assert stored is not None
     assert stored.record == sealed
     assert verify(stored.record)
-    assert stored.item["model_day"] == "ticket-router#2026-11-27"
-    assert stored.item["model_outcome"] == "ticket-router#billing"
+    shard = shard_of(sealed.envelope.decision_id, store.index_shards)
+    assert shard == 17  # the fixed id of the sample record, in one of 32 shards: not shard 0's unsharded keys
+    assert stored.item["model_day"] == "ticket-router#2026-11-27#17"
+    assert stored.item["model_outcome"] == "ticket-router#billing#17"
+    assert stored.item["day"] == "2026-11-27#17"
     assert stored.item["content_sha256"] == sealed.content_sha256
     assert stored.item["segments"] == {"age_band": "65+"}
     head = boto3.client("s3").head_object(Bucket=aws_env["CANDOR_ARCHIVE_BUCKET"], Key=archive_key(sealed.envelope))
