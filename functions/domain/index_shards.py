@@ -1,4 +1,4 @@
-"""Write sharding of the records' time-ordered index keys, so that no partition key caps the load.
+"""Write sharding of the records' time-ordered keys, so that no partition key or S3 prefix caps the load.
 
 A DynamoDB partition key takes about 1,000 write units a second, and a global secondary index
 that cannot keep up throttles the table's own writes. The index keys `day` (every model's day),
@@ -32,3 +32,16 @@ def sharded(key: str, shard: int) -> str:
 def every_shard(key: str, shards: int) -> list[str]:
     """The partition key values a reader must ask for to see every item of `key`."""
     return [sharded(key, shard) for shard in range(shards)]
+
+
+OBJECT_SPREAD = 16  # S3 key ranges a day's objects are spread over: 10,000 PUT/s is 625 a range, S3 takes 3,500
+
+
+def object_spread(decision_id: str) -> str:
+    """A hex digit from the decision id, put before it in S3 object names (`<digit>-<decision_id>.json`).
+
+    S3 takes about 3,500 PUTs a second per key prefix and splits a busy bucket's key space into
+    ranges, but ULIDs written together share their time characters: every new object would land
+    at the end of one range, which no split relieves. The digit spreads them over 16 ranges.
+    """
+    return format(zlib.crc32(decision_id.encode()) >> 28, "x")

@@ -23,7 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.domain.errors import DependencyUnavailable
-from functions.domain.index_shards import shard_of, sharded
+from functions.domain.index_shards import object_spread, shard_of, sharded
 from functions.domain.seal import canonical_json
 from functions.schemas.record import Envelope, ExplanationRecord, RecordedExplanation, SealedCompletion
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
@@ -39,13 +39,14 @@ _deserializer = TypeDeserializer()
 
 
 def archive_key(envelope: Envelope) -> str:
-    """Hive-style partitions so that Athena/Glue can read the archive as a table."""
-    day = envelope.decided_at[:10]
-    return f"records/model={envelope.model.id}/date={day}/{envelope.decision_id}.json"
+    """Hive-style partitions so that Athena/Glue can read the archive as a table; spread within a day (S3's rate)."""
+    day, decision_id = envelope.decided_at[:10], envelope.decision_id
+    return f"records/model={envelope.model.id}/date={day}/{object_spread(decision_id)}-{decision_id}.json"
 
 
 def personal_key(decision_id: str) -> str:
-    return f"personal/{decision_id}.json"
+    """Derived from the id alone: erasure finds the object (and every version of it) from the id."""
+    return f"personal/{object_spread(decision_id)}-{decision_id}.json"
 
 
 def _expires_at(delete_after: str) -> int:
@@ -262,16 +263,18 @@ class AwsErasureStore(RecordPlaces):
         `answer_key`: the decision's idempotency record (in `idempotency_table`), which keeps the
         whole answer, display values of the inputs included, until its TTL.
         """
-        key = personal_key(decision_id)
         try:
             if answer_key and self.idempotency_table:
                 self.dynamodb.delete_item(TableName=self.idempotency_table, Key={"id": {"S": answer_key}})
-            listing = self.s3.list_object_versions(Bucket=self.personal_bucket, Prefix=key)
-            versions = [
-                {"Key": v["Key"], "VersionId": v["VersionId"]}
-                for v in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
-                if v["Key"] == key
-            ]
+            versions = []
+            # The key before objects were spread too (docs/records.md): an erasure must not miss one.
+            for key in (personal_key(decision_id), f"personal/{decision_id}.json"):
+                listing = self.s3.list_object_versions(Bucket=self.personal_bucket, Prefix=key)
+                versions += [
+                    {"Key": v["Key"], "VersionId": v["VersionId"]}
+                    for v in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
+                    if v["Key"] == key
+                ]
             if versions:
                 self.s3.delete_objects(Bucket=self.personal_bucket, Delete={"Objects": versions, "Quiet": True})  # type: ignore[typeddict-item]
             self._mark(decision_id, ERASED, at, remove_segments=True)

@@ -12,10 +12,10 @@ partition key value and per second. S3 is charged one PUT per object per key pre
 The limits (docs/benchmarks.md, "Partitions", cites them): 1,000 write units a second per
 partition key value, of a table or of a GSI (a GSI that cannot keep up throttles the table's
 writes); 40,000 write request units a second per on-demand table and per GSI (default quota);
-3,500 PUTs a second per S3 prefix. S3 splits a bucket's key space into partitions as the
-load grows, on any character of the key, so its "prefix" here is the key up to and including
-the first character that varies between objects written together: the hash character of a
-sharded key, the first time character of a ULID otherwise.
+3,500 PUTs a second per S3 prefix. S3 splits a bucket's key space into ranges as the load
+grows, on any character of the key, but objects written in the same second share their ULID's
+time characters and land at the end of one range: the "prefix" of an object here is its key
+before the decision id (with the spread digit of `functions.domain.index_shards.object_spread`).
 """
 
 from __future__ import annotations
@@ -133,9 +133,9 @@ class Load:
         return max(found) if found else (0, "-")
 
 
-def s3_prefix(key: str, fixed: int) -> str:
-    """The key up to and including the first character that varies between objects written together."""
-    return key[: fixed + 1]
+def s3_prefix(key: str, decision_id: str) -> str:
+    """The key before the decision id: what objects written in the same second share (a ULID starts with the time)."""
+    return key[: key.index(decision_id)]
 
 
 def _ulid(at: datetime, rng: random.Random) -> str:
@@ -193,7 +193,6 @@ def simulate(templates: list[Any], *, rate: int, seconds: int, shards: Iterable[
             record = template.model_copy(update={"envelope": envelope})
             key = archive_key(envelope)
             personal = personal_key(envelope.decision_id)
-            name = f"{envelope.decision_id}.json"
             for n, load in loads.items():
                 item = index_item(record, key, shards=n)
                 load.charge("table", str(item[table_keys[0]]), second, sizer.item(number, item))
@@ -201,8 +200,8 @@ def simulate(templates: list[Any], *, rate: int, seconds: int, shards: Iterable[
                     size = sizer.entry(index, number, item)
                     if size is not None:
                         load.charge(index.name, str(item[index.keys[0]]), second, size)
-                load.puts[s3_prefix(key, len(key) - len(name)), second] += 1
-                load.puts["personal:" + s3_prefix(personal, len(personal) - len(name)), second] += 1
+                load.puts[s3_prefix(key, envelope.decision_id), second] += 1
+                load.puts["personal:" + s3_prefix(personal, envelope.decision_id), second] += 1
     return loads
 
 

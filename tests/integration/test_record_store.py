@@ -109,3 +109,19 @@ def test_unknown_decisions_and_archive_only_objects_do_not_exist(store, aws_env)
         ChecksumAlgorithm="SHA256",
     )
     assert store.get(sealed.envelope.decision_id) is None
+
+
+def test_objects_are_spread_within_a_day_and_erasure_also_finds_a_personal_part_stored_before(store, aws_env):
+    sealed = record()
+    store.put(sealed)
+    decision_id = sealed.envelope.decision_id
+    assert archive_key(sealed.envelope) == f"records/model=ticket-router/date=2026-11-27/3-{decision_id}.json"
+    assert personal_key(decision_id) == f"personal/3-{decision_id}.json"
+    s3, bucket = boto3.client("s3"), aws_env["CANDOR_PERSONAL_BUCKET"]
+    legacy = f"personal/{decision_id}.json"  # where the personal part went before keys were spread
+    s3.put_object(Bucket=bucket, Key=legacy, Body=b"{}")
+
+    erase(aws_env, decision_id)
+
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="personal/")
+    assert [v["Key"] for v in [*versions.get("Versions", []), *versions.get("DeleteMarkers", [])]] == []
