@@ -125,11 +125,13 @@ class RecordIndex:
         projection: Sequence[str] | None = None,
         batch: int = 1000,
     ) -> Iterator[dict[str, Any]]:
-        """Every item of the window, in no particular order, a batch at a time.
+        """Every item of the window, in no particular order, about `batch` items at a time.
 
-        Up to `_CONCURRENCY` partitions are read at once, one batch each per round: memory stays
-        under `_CONCURRENCY` batches however many items there are.
+        Up to `_CONCURRENCY` partitions are read at once, each a share of `batch` per round:
+        memory stays under one batch however many items and partitions there are.
         """
+        if len(partitions) > 1:
+            batch = max(_MIN_BATCH, batch // _CONCURRENCY)
         pending = deque(partitions)
         active: list[tuple[Partition, dict[str, Any] | None]] = []
         while pending or active:
@@ -252,4 +254,4 @@ class _Merge:
         return True
 
 
-_MIN_BATCH = 10
+_MIN_BATCH = 10  # items asked of one partition at least: a Query costs a round trip whatever it returns

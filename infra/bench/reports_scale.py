@@ -295,7 +295,7 @@ class Replay:
         number = self.keys.index(key)
         share = self.total // len(self.keys) + (number < self.total % len(self.keys))
         served = int(query.get("ExclusiveStartKey", {}).get("decision_id", {}).get("S", "0"))
-        count = min(self.page_size, share - served)
+        count = min(self.page_size, query.get("Limit", self.page_size), share - served)  # as DynamoDB: Limit
         if (projection, count) not in self._json:
             self._json[projection, count] = json.dumps(self._items[projection][:count])
         page = f'{{"Count": {count}, "ScannedCount": {count}, "Items": {self._json[projection, count]}'
