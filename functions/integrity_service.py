@@ -79,6 +79,7 @@ def build_integrity_service(settings: AuditSettings) -> IntegrityService:
             windowing=windowing,
             dynamodb=aws_clients.dynamodb(),
             s3=aws_clients.s3(),
+            index_shards=settings.index_shards,
         ),
         windowing=windowing,
         signing_key_id=settings.digest_key_id,

@@ -45,10 +45,11 @@ class ReportSources:
     intersections: Sequence[tuple[str, str]]
     since: datetime | None
     settle: timedelta
+    shards: int  # of the records' index keys (functions/domain/index_shards.py)
 
     def index_items(self, window: Window, model_id: str, projection: Sequence[str]) -> Iterator[dict[str, Any]]:
         """Every index item of the model in the window (the one read of the index for reports)."""
-        return self.index.stream(model_partitions(window, model_id), *window.bounds, projection=projection)
+        return self.index.stream(model_partitions(window, model_id, self.shards), *window.bounds, projection=projection)
 
     def _plan(self, window: Window, now: datetime, rolled_up: bool) -> WindowPlan:
         if self.rollups is None or not rolled_up:
@@ -84,7 +85,7 @@ class ReportSources:
             for item in self.index_items(edge, model_id, ("outcome", "attributions", "notice_id")):
                 tally.add(item)
             if self.appeals is not None:
-                partitions = model_partitions(edge, model_id)
+                partitions = model_partitions(edge, model_id, shards=1)  # appeals come a few a day: not sharded
                 tally.appeals.update(
                     a["status"] for a in self.appeals.stream(partitions, *edge.bounds, projection=("status",))
                 )
@@ -108,4 +109,5 @@ def report_sources() -> ReportSources:
         intersections=intersection_pairs(settings.rollup_intersections),
         since=_utc(settings.rollups_since),
         settle=timedelta(seconds=settings.rollup_settle_seconds),
+        shards=settings.index_shards,
     )

@@ -10,6 +10,7 @@ from typing import Any
 from functions.coldstart import forget_everything
 from functions.domain.ports import ModelRun, ModelRuntime, Prediction
 from functions.schemas.api import FeatureValue
+from functions.schemas.settings import DEFAULT_INDEX_SHARDS
 from functions.stores.record_store import AwsRecordStore
 from infra.gateway import LambdaContext
 
@@ -33,6 +34,7 @@ def record_store(env: dict[str, str], dynamodb: Any, s3: Any) -> AwsRecordStore:
         kms_key_id=env["CANDOR_KMS_KEY_ID"],
         dynamodb=dynamodb,
         s3=s3,
+        index_shards=int(env.get("CANDOR_INDEX_SHARDS", DEFAULT_INDEX_SHARDS)),
     )
 
 

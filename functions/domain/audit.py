@@ -15,9 +15,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from functions.domain.errors import InvalidInput, MalformedRequest
+from functions.domain.index_shards import every_shard
 
-Partition = tuple[str, str, str]
-Position = tuple[int, dict[str, Any] | None]
+Partition = tuple[str, str, str]  # (index name, key attribute, key value)
+Group = tuple[Partition, ...]  # the shards of one key, read as one time-ordered sequence
+Boundary = tuple[str, str]  # (decided_at, decision_id) of the last item served: the next page starts after it
+Position = tuple[int, Boundary | None]  # (group number, boundary within it)
 DEFAULT_WINDOW = timedelta(days=7)
 
 
@@ -64,21 +67,34 @@ def parse_window(start: str | None, end: str | None, *, max_days: int, now: date
 
 
 def plan_listing(
-    window: Window, *, model_id: str | None, outcome: str | None, subject_hash: str | None
-) -> tuple[list[Partition], dict[str, str]]:
-    """The partitions to Query, newest first, and filters the index key cannot express."""
-    if subject_hash is not None:
+    window: Window, *, model_id: str | None, outcome: str | None, subject_hash: str | None, shards: int
+) -> tuple[list[Group], dict[str, str]]:
+    """The groups of partitions to Query, newest first, and filters the index key cannot express.
+
+    A group is the shards of one key (functions/domain/index_shards.py), merged in time order.
+    """
+    if subject_hash is not None:  # one subject's decisions: a handful, never sharded
         filters = {k: v for k, v in (("model_id", model_id), ("outcome", outcome)) if v is not None}
-        return [("by_subject", "subject_hash", subject_hash)], filters
+        return [(("by_subject", "subject_hash", subject_hash),)], filters
     if model_id is None:
         raise InvalidInput("give model_id or subject_id", field="model_id")
     if outcome is not None:
-        return [("by_model_outcome", "model_outcome", f"{model_id}#{outcome}")], {}
-    return model_partitions(window, model_id), {}
+        key = f"{model_id}#{outcome}"
+        return [tuple(("by_model_outcome", "model_outcome", k) for k in every_shard(key, shards))], {}
+    return model_groups(window, model_id, shards), {}
 
 
-def model_partitions(window: Window, model_id: str) -> list[Partition]:
-    return [("by_model_day", "model_day", f"{model_id}#{day.isoformat()}") for day in window.days_newest_first()]
+def model_groups(window: Window, model_id: str, shards: int) -> list[Group]:
+    """A model's days in the window, newest first, each as its shards."""
+    return [
+        tuple(("by_model_day", "model_day", k) for k in every_shard(f"{model_id}#{day.isoformat()}", shards))
+        for day in window.days_newest_first()
+    ]
+
+
+def model_partitions(window: Window, model_id: str, shards: int) -> list[Partition]:
+    """Every partition of a model's window, for the reports, which read all of it in any order."""
+    return [partition for group in model_groups(window, model_id, shards) for partition in group]
 
 
 def fingerprint(**query: Any) -> str:
@@ -103,22 +119,16 @@ def decode_cursor(cursor: str, query_fingerprint: str) -> tuple[Position, Window
         valid = (
             data["q"] == query_fingerprint
             and isinstance(number, int)
+            and not isinstance(number, bool)
             and number >= 0
-            and (key is None or _is_dynamodb_key(key))
+            and (key is None or _is_boundary(key))
         )
     except (ValueError, KeyError, TypeError, InvalidInput):
         valid = False
     if not valid:
         raise MalformedRequest("the cursor is malformed or belongs to another query", field="cursor")
-    return (number, key), window
+    return (number, None if key is None else (key[0], key[1])), window
 
 
-def _is_dynamodb_key(key: Any) -> bool:
-    return (
-        isinstance(key, dict)
-        and 0 < len(key) <= 4
-        and all(
-            isinstance(name, str) and isinstance(value, dict) and list(value) == ["S"] and isinstance(value["S"], str)
-            for name, value in key.items()
-        )
-    )
+def _is_boundary(key: Any) -> bool:
+    return isinstance(key, list) and len(key) == 2 and all(isinstance(part, str) and part for part in key)

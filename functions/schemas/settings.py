@@ -44,6 +44,10 @@ _URL = re.compile(r"^https?://\S+$")
 # 16 segment attributes (the API's limit) and 16 pairs, hour and day, and the marker: 67 of a
 # transaction's 100 actions (functions/stores/rollup_store.py).
 MAX_ROLLUP_INTERSECTIONS = 16
+# Shards of the records' index keys (functions/domain/index_shards.py). 32 takes 10,000 decisions/s of
+# one model at under half of a partition key's write limit (docs/benchmarks.md, "Partitions").
+DEFAULT_INDEX_SHARDS = 32
+MAX_INDEX_SHARDS = 256
 
 
 def _variable(name: str, language: str) -> str:
@@ -140,6 +144,13 @@ class RecordSettings(CatalogSettings):
     kms_key_id: str
     subject_key_secret: str | None = Field(default=None, description="Secrets Manager id of the subject-hash key.")
     subject_key: SecretStr | None = Field(default=None, description="The key itself; local stack and tests only.")
+    index_shards: int = Field(
+        default=DEFAULT_INDEX_SHARDS,
+        ge=1,
+        le=MAX_INDEX_SHARDS,
+        description="Shards of the records' time-ordered index keys (functions/domain/index_shards.py); the same for"
+        " every function. Raise it, never lower it: items of dropped shards would no longer be read.",
+    )
 
     @model_validator(mode="after")
     def _one_key_source(self) -> RecordSettings:

@@ -1,7 +1,8 @@
 """The records as the integrity job sees them: index items of a window, archived envelopes re-hashed, retention.
 
 Index items of a window come from the `by_day` index (KEYS_ONLY: every model's records of a
-day), then `BatchGetItem` on the table for the hash, archive key and retention. Never a Scan.
+day, over every shard of the day), then `BatchGetItem` on the table for the hash, archive key
+and retention. Never a Scan.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.domain.errors import DependencyUnavailable
+from functions.domain.index_shards import every_shard
 from functions.domain.integrity import ArchivedEnvelope, IndexedRecord, Windowing
 from functions.domain.seal import canonical_json, sha256_hex
+from functions.schemas.settings import DEFAULT_INDEX_SHARDS
 from functions.stores.record_index import RecordIndex
 
 if TYPE_CHECKING:
@@ -46,9 +49,16 @@ class AwsRecordSource:
     """The RecordSource of the integrity domain, on the records table and the archive bucket."""
 
     def __init__(
-        self, *, table: str, bucket: str, windowing: Windowing, dynamodb: DynamoDBClient, s3: S3Client
+        self,
+        *,
+        table: str,
+        bucket: str,
+        windowing: Windowing,
+        dynamodb: DynamoDBClient,
+        s3: S3Client,
+        index_shards: int = DEFAULT_INDEX_SHARDS,
     ) -> None:
-        self.table, self.bucket, self.windowing = table, bucket, windowing
+        self.table, self.bucket, self.windowing, self.index_shards = table, bucket, windowing, index_shards
         self.dynamodb, self.s3 = dynamodb, s3
         self.index = RecordIndex(table=table, dynamodb=dynamodb)
 
@@ -56,7 +66,7 @@ class AwsRecordSource:
         """Every index item decided in [start, end), read a hundred at a time."""
         first, last = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(UTC).date()
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        partitions = [("by_day", "day", day.isoformat()) for day in days]
+        partitions = [("by_day", "day", key) for day in days for key in every_shard(day.isoformat(), self.index_shards)]
         ids: list[str] = []
         for key in self.index.stream(partitions, _bound(start), _bound(end), projection=["decision_id", "decided_at"]):
             ids.append(str(key["decision_id"]))

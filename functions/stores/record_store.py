@@ -23,8 +23,10 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.domain.errors import DependencyUnavailable
+from functions.domain.index_shards import object_spread, shard_of, sharded
 from functions.domain.seal import canonical_json
 from functions.schemas.record import Envelope, ExplanationRecord, RecordedExplanation, SealedCompletion
+from functions.schemas.settings import DEFAULT_INDEX_SHARDS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,13 +39,14 @@ _deserializer = TypeDeserializer()
 
 
 def archive_key(envelope: Envelope) -> str:
-    """Hive-style partitions so that Athena/Glue can read the archive as a table."""
-    day = envelope.decided_at[:10]
-    return f"records/model={envelope.model.id}/date={day}/{envelope.decision_id}.json"
+    """Hive-style partitions so that Athena/Glue can read the archive as a table; spread within a day (S3's rate)."""
+    day, decision_id = envelope.decided_at[:10], envelope.decision_id
+    return f"records/model={envelope.model.id}/date={day}/{object_spread(decision_id)}-{decision_id}.json"
 
 
 def personal_key(decision_id: str) -> str:
-    return f"personal/{decision_id}.json"
+    """Derived from the id alone: erasure finds the object (and every version of it) from the id."""
+    return f"personal/{object_spread(decision_id)}-{decision_id}.json"
 
 
 def _expires_at(delete_after: str) -> int:
@@ -60,15 +63,19 @@ def indexed_attributions(explanation: RecordedExplanation) -> dict[str, Decimal]
     return {c.feature: _number(c.attribution) for c in explanation.contributions[:INDEXED_ATTRIBUTIONS]}
 
 
-def index_item(record: ExplanationRecord, key: str) -> dict[str, Any]:
-    """The DynamoDB item: keys for the auditor queries plus what reports read without S3."""
+def index_item(record: ExplanationRecord, key: str, *, shards: int) -> dict[str, Any]:
+    """The DynamoDB item: keys for the auditor queries plus what reports read without S3.
+
+    The time-ordered index keys are spread over `shards` (functions/domain/index_shards.py).
+    """
     env = record.envelope
+    shard, day = shard_of(env.decision_id, shards), env.decided_at[:10]
     item: dict[str, Any] = {
         "decision_id": env.decision_id,
         "decided_at": env.decided_at,
-        "day": env.decided_at[:10],
-        "model_day": f"{env.model.id}#{env.decided_at[:10]}",
-        "model_outcome": f"{env.model.id}#{env.outcome.label}",
+        "day": sharded(day, shard),
+        "model_day": sharded(f"{env.model.id}#{day}", shard),
+        "model_outcome": sharded(f"{env.model.id}#{env.outcome.label}", shard),
         "model_id": env.model.id,
         "model_version": env.model.version,
         "request_id": env.request_id,
@@ -117,6 +124,7 @@ class RecordPlaces:
     kms_key_id: str
     dynamodb: DynamoDBClient
     s3: S3Client
+    index_shards: int = DEFAULT_INDEX_SHARDS  # CANDOR_INDEX_SHARDS: the same for the writer and every reader
 
     @classmethod
     def from_settings(cls, settings: StoreSettings, dynamodb: DynamoDBClient, s3: S3Client) -> Self:
@@ -127,6 +135,7 @@ class RecordPlaces:
             kms_key_id=settings.kms_key_id,
             dynamodb=dynamodb,
             s3=s3,
+            index_shards=settings.index_shards,
         )
 
 
@@ -139,6 +148,8 @@ class StoreSettings(Protocol):
     def personal_bucket(self) -> str: ...
     @property
     def kms_key_id(self) -> str: ...
+    @property
+    def index_shards(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -149,7 +160,7 @@ class AwsRecordStore(RecordPlaces):
         if record.personal is None:
             raise ValueError("a new record carries its personal part")
         key = archive_key(record.envelope)
-        item = index_item(record, key)
+        item = index_item(record, key, shards=self.index_shards)
         try:
             sealed = canonical_json(record.model_dump(exclude={"personal"}))
             put_new_object(self.s3, self.bucket, key, sealed, self.kms_key_id)
@@ -253,16 +264,18 @@ class AwsErasureStore(RecordPlaces):
         `answer_key`: the decision's idempotency record (in `idempotency_table`), which keeps the
         whole answer, display values of the inputs included, until its TTL.
         """
-        key = personal_key(decision_id)
         try:
             if answer_key and self.idempotency_table:
                 self.dynamodb.delete_item(TableName=self.idempotency_table, Key={"id": {"S": answer_key}})
-            listing = self.s3.list_object_versions(Bucket=self.personal_bucket, Prefix=key)
-            versions = [
-                {"Key": v["Key"], "VersionId": v["VersionId"]}
-                for v in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
-                if v["Key"] == key
-            ]
+            versions = []
+            # The key before objects were spread too (docs/records.md): an erasure must not miss one.
+            for key in (personal_key(decision_id), f"personal/{decision_id}.json"):
+                listing = self.s3.list_object_versions(Bucket=self.personal_bucket, Prefix=key)
+                versions += [
+                    {"Key": v["Key"], "VersionId": v["VersionId"]}
+                    for v in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
+                    if v["Key"] == key
+                ]
             if versions:
                 self.s3.delete_objects(Bucket=self.personal_bucket, Delete={"Objects": versions, "Quiet": True})  # type: ignore[typeddict-item]
             self._mark(decision_id, ERASED, at, remove_segments=True)

@@ -20,6 +20,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 from functions.domain.seal import canonical_json
 from functions.schemas.record import ExplanationRecord
+from functions.schemas.settings import DEFAULT_INDEX_SHARDS
 from functions.stores.record_store import archive_key, index_item
 
 _serializer = TypeSerializer()
@@ -37,7 +38,7 @@ class MemoryRecordStore:
         if key in self.archive:
             raise ValueError(f"record {key} exists (write-once)")
         self.archive[key] = canonical_json(record)
-        item = index_item(record, key)
+        item = index_item(record, key, shards=DEFAULT_INDEX_SHARDS)
         self.items[record.envelope.decision_id] = {name: _serializer.serialize(v) for name, v in item.items()}
 
 

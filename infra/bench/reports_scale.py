@@ -162,6 +162,7 @@ def record_store(env: dict[str, str], aws_url: str) -> Any:
         kms_key_id=env["CANDOR_KMS_KEY_ID"],
         dynamodb=session.client("dynamodb", endpoint_url=aws_url, config=config),
         s3=session.client("s3", endpoint_url=aws_url, config=config),
+        index_shards=int(env["CANDOR_INDEX_SHARDS"]),
     )
 
 
@@ -272,7 +273,7 @@ class Replay:
         self._json: dict[tuple[tuple[str, ...], int], str] = {}  # serialised once: the stub costs ~nothing
 
     def serve(self, total: int, keys: list[str]) -> None:
-        """From now on, `total` records spread evenly over the partitions `keys` (model_day values)."""
+        """From now on, `total` records spread evenly over the partitions `keys` (model_day values, every shard)."""
         self.total, self.keys = total, keys
 
     def attach(self, client: Any) -> None:
@@ -294,7 +295,7 @@ class Replay:
         number = self.keys.index(key)
         share = self.total // len(self.keys) + (number < self.total % len(self.keys))
         served = int(query.get("ExclusiveStartKey", {}).get("decision_id", {}).get("S", "0"))
-        count = min(self.page_size, share - served)
+        count = min(self.page_size, query.get("Limit", self.page_size), share - served)  # as DynamoDB: Limit
         if (projection, count) not in self._json:
             self._json[projection, count] = json.dumps(self._items[projection][:count])
         page = f'{{"Count": {count}, "ScannedCount": {count}, "Items": {self._json[projection, count]}'
@@ -322,18 +323,18 @@ def _response(cls: Any, url: str, page: str) -> Any:
 def recorded_pages(env: dict[str, str], aws_url: str, window: tuple[str, str]) -> dict[tuple[str, ...], list[Any]]:
     """Items as moto answers the two reports' Queries (their projections), from every partition of the window."""
     client = record_store(env, aws_url).dynamodb
-    days = _days_newest_first(window)
+    keys = _model_day_keys(window, int(env["CANDOR_INDEX_SHARDS"]))
     pages: dict[tuple[str, ...], list[Any]] = {}
     for projection in (("outcome", "segments", "erasure_status"), ("outcome", "attributions", "notice_id")):
         names = {f"#p{i}": name for i, name in enumerate(projection)}
         items: list[Any] = []
-        for day in days:
+        for key in keys:
             items += client.query(
                 TableName=env["CANDOR_RECORDS_TABLE"],
                 IndexName="by_model_day",
                 KeyConditionExpression="#k = :k",
                 ExpressionAttributeNames={"#k": "model_day"} | names,
-                ExpressionAttributeValues={":k": {"S": f"{MODEL}#{day.isoformat()}"}},
+                ExpressionAttributeValues={":k": {"S": key}},
                 ProjectionExpression=", ".join(names),
                 Limit=1000,
             )["Items"]
@@ -410,11 +411,10 @@ def run(quick: bool) -> Figure:
     end = datetime.now(UTC).replace(microsecond=0)
     start = end - timedelta(days=DAYS)
     window = (start.isoformat().replace("+00:00", "Z"), (end + timedelta(minutes=1)).isoformat().replace("+00:00", "Z"))
-    days = _days_newest_first(window)
-    keys = [f"{MODEL}#{day.isoformat()}" for day in days]
     replayed: dict[int, dict[str, dict[str, Any]]] = {}
     with moto_process() as aws_url, ThreadPoolExecutor(PUT_THREADS) as pool:
         env = provision(aws_url) | {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "Candor"}
+        keys = _model_day_keys(window, int(env["CANDOR_INDEX_SHARDS"]))
         decided_started = time.perf_counter()
         templates = decided_records(distinct, bench_environment())
         decided_s = time.perf_counter() - decided_started
@@ -446,7 +446,7 @@ def run(quick: bool) -> Figure:
             f"{report} report, {_label(moto_size)} records in moto",
             result,
             "inside the DynamoDB client's Query calls: HTTP, moto's Query, parsing",
-            f"{result['queries']} Query calls over {len(keys)} day partitions",
+            f"{result['queries']} Query calls over {len(keys)} partitions (days x shards)",
         )
     met = True
     for size, reports in replayed.items():
@@ -500,6 +500,13 @@ def run(quick: bool) -> Figure:
 def _check(report: str, result: dict[str, Any], size: int) -> None:
     if result["records"] != size:
         raise RuntimeError(f"the {report} report counted {result['records']} records, {size} were stored or served")
+
+
+def _model_day_keys(window: tuple[str, str], shards: int) -> list[str]:
+    """The model_day partition keys the reports read: every shard of every day of the window."""
+    from functions.domain.index_shards import every_shard
+
+    return [key for day in _days_newest_first(window) for key in every_shard(f"{MODEL}#{day.isoformat()}", shards)]
 
 
 def _days_newest_first(window: tuple[str, str]) -> list[Any]:

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from functions.domain.index_shards import object_spread
 from functions.stores.idempotency_keys import decision_idempotency_key
+from functions.stores.record_store import personal_key
 from infra import cli
 from infra.invocation import running
 from infra.synthetic import refund_requests, ticket_messages
@@ -195,7 +197,7 @@ def test_erasure_removes_or_restricts_and_keeps_envelopes_verifiable(api, traffi
     s3 = api.aws("s3")
     env = api.stack.env
     erased = [d for d, m in by_model.items() if m == "ticket-router"]
-    assert not s3.list_object_versions(Bucket=env["CANDOR_PERSONAL_BUCKET"], Prefix=f"personal/{erased[0]}").get(
+    assert not s3.list_object_versions(Bucket=env["CANDOR_PERSONAL_BUCKET"], Prefix=personal_key(erased[0])).get(
         "Versions"
     )
     for item in before:  # ... until erasure: the remembered answer repeats the inputs' display values
@@ -243,6 +245,8 @@ def test_the_cli_queries_exports_and_reports(api, traffic, capsys):
 def test_integrity_verification_over_http_catches_an_altered_record(api, traffic, monkeypatch):
     from functions.api.routes import audit as audit_routes
     from functions.integrity_service import integrity_service
+    from functions.schemas.record import Envelope
+    from functions.stores.record_store import archive_key
 
     # An hour and ten minutes from now, the traffic's window has closed and the hourly job has digested it.
     later = datetime.now(UTC) + timedelta(hours=1, minutes=10)
@@ -257,7 +261,7 @@ def test_integrity_verification_over_http_catches_an_altered_record(api, traffic
 
     item = audit(api, "/v1/explanations", model_id="refund-decision", limit=1, **window).json()["items"][0]
     stored = audit(api, f"/v1/explanations/{item['decision_id']}").json()
-    key = f"records/model=refund-decision/date={item['decided_at'][:10]}/{item['decision_id']}.json"
+    key = archive_key(Envelope.model_validate(stored["record"]["envelope"]))
     forged = {"envelope": {**stored["record"]["envelope"], "outcome": {**stored["record"]["envelope"]["outcome"],
               "label": "approve"}}, "content_sha256": stored["record"]["content_sha256"]}  # fmt: skip
     api.aws("s3").put_object(
@@ -280,7 +284,7 @@ def test_a_legal_hold_turns_an_erasure_into_a_restriction(api, traffic):
     response = api.call("PUT", f"/v1/explanations/{held}/legal-hold", role="privacy", json={"on": True})
     assert response.status_code == 200, response.text
     assert response.json()["legal_hold"] is True
-    key = f"records/model=ticket-router/date={mine[0]['decided_at'][:10]}/{held}.json"
+    key = f"records/model=ticket-router/date={mine[0]['decided_at'][:10]}/{object_spread(held)}-{held}.json"
     head = api.aws("s3").head_object(Bucket=api.stack.env["CANDOR_ARCHIVE_BUCKET"], Key=key)
     assert head["ObjectLockLegalHoldStatus"] == "ON"
 

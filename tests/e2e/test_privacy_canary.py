@@ -33,6 +33,7 @@ from urllib.parse import quote
 import pytest
 
 from functions.domain.redaction import iban_valid, luhn_valid
+from functions.stores.record_store import personal_key
 from tests.e2e.customer import decided
 
 HANDLERS = Path(__file__).resolve().parents[2] / "functions" / "handlers"
@@ -160,9 +161,9 @@ def test_no_canary_in_clear_outside_the_erasable_personal_part(api, clean_logs, 
     records_table = api.stack.env["CANDOR_RECORDS_TABLE"]
     appeals_table = api.stack.env["CANDOR_APPEALS_TABLE"]
     where_name = {place for place, text in [*s3_objects(api), *dynamodb_items(api)] if found(text, NAME_PARTS)}
-    assert where_name == {f"{personal_bucket}/personal/{decision_id}.json", appeals_table}, where_name
+    assert where_name == {f"{personal_bucket}/{personal_key(decision_id)}", appeals_table}, where_name
     where_segment = {place for place, text in [*s3_objects(api), *dynamodb_items(api)] if found(text, [SEGMENT])}
-    assert where_segment == {f"{personal_bucket}/personal/{decision_id}.json", records_table}, where_segment
+    assert where_segment == {f"{personal_bucket}/{personal_key(decision_id)}", records_table}, where_segment
 
     erased = call("DELETE", f"/v1/subjects/{quote(SUBJECT, safe='')}", "privacy")
     assert erased.status_code == 200, erased.text

@@ -4,6 +4,7 @@ import boto3
 import pytest
 
 from functions.domain.errors import DependencyUnavailable
+from functions.domain.index_shards import shard_of
 from functions.domain.seal import seal, verify
 from functions.stores import aws_clients
 from functions.stores.record_store import AwsRecordStore, archive_key, personal_key
@@ -30,8 +31,11 @@ def test_a_record_is_written_once_and_read_back_intact(store, aws_env):
     assert stored is not None
     assert stored.record == sealed
     assert verify(stored.record)
-    assert stored.item["model_day"] == "ticket-router#2026-11-27"
-    assert stored.item["model_outcome"] == "ticket-router#billing"
+    shard = shard_of(sealed.envelope.decision_id, store.index_shards)
+    assert shard == 17  # the fixed id of the sample record, in one of 32 shards: not shard 0's unsharded keys
+    assert stored.item["model_day"] == "ticket-router#2026-11-27#17"
+    assert stored.item["model_outcome"] == "ticket-router#billing#17"
+    assert stored.item["day"] == "2026-11-27#17"
     assert stored.item["content_sha256"] == sealed.content_sha256
     assert stored.item["segments"] == {"age_band": "65+"}
     head = boto3.client("s3").head_object(Bucket=aws_env["CANDOR_ARCHIVE_BUCKET"], Key=archive_key(sealed.envelope))
@@ -105,3 +109,19 @@ def test_unknown_decisions_and_archive_only_objects_do_not_exist(store, aws_env)
         ChecksumAlgorithm="SHA256",
     )
     assert store.get(sealed.envelope.decision_id) is None
+
+
+def test_objects_are_spread_within_a_day_and_erasure_also_finds_a_personal_part_stored_before(store, aws_env):
+    sealed = record()
+    store.put(sealed)
+    decision_id = sealed.envelope.decision_id
+    assert archive_key(sealed.envelope) == f"records/model=ticket-router/date=2026-11-27/3-{decision_id}.json"
+    assert personal_key(decision_id) == f"personal/3-{decision_id}.json"
+    s3, bucket = boto3.client("s3"), aws_env["CANDOR_PERSONAL_BUCKET"]
+    legacy = f"personal/{decision_id}.json"  # where the personal part went before keys were spread
+    s3.put_object(Bucket=bucket, Key=legacy, Body=b"{}")
+
+    erase(aws_env, decision_id)
+
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="personal/")
+    assert [v["Key"] for v in [*versions.get("Versions", []), *versions.get("DeleteMarkers", [])]] == []

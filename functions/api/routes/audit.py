@@ -122,9 +122,11 @@ def list_explanations(
         position, window = decode_cursor(cursor, query)
     else:
         position, window = (0, None), parse_window(start, end, max_days=settings.max_window_days, now=_now())
-    partitions, filters = plan_listing(window, model_id=model_id, outcome=outcome, subject_hash=subject)
+    groups, filters = plan_listing(
+        window, model_id=model_id, outcome=outcome, subject_hash=subject, shards=settings.index_shards
+    )
     page = record_index().page(
-        partitions, *window.bounds, limit=limit, position=position, projection=_SUMMARY_FIELDS, filters=filters
+        groups, *window.bounds, limit=limit, position=position, projection=_SUMMARY_FIELDS, filters=filters
     )
     return RecordList(
         items=[RecordSummary.model_validate(item) for item in page.items],
