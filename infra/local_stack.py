@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,12 +32,16 @@ from functions.stores.model_registry import locations
 from infra import template as tpl
 from infra.function_logs import FunctionLogs, installed
 from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens
+from infra.instances import WorkerSettings
 from infra.local_aws import MotoEndpoint, local_name, provision, session_client, start_moto
 from infra.remote_models import ServedRegistry, served_registry
 from infra.s3_semantics import S3Semantics
 from infra.s3_semantics import installed as s3_semantics_installed
 from infra.sample_events import TICKET_ES, write_events
 from infra.sqs_event_source import SqsEventSource
+
+INSTANCES_ENV = "CANDOR_LOCAL_INSTANCES"  # `make serve INSTANCES=4`
+S3_SEMANTICS_HOOK = "infra.s3_semantics.in_worker"
 
 
 class LocalStack:
@@ -52,6 +56,13 @@ class LocalStack:
     or s3:// prefixes (on the local stack, s3:// is moto's S3). The functions' S3 client answers reads of
     absent keys and listings as AWS would answer each function's role (`infra/s3_semantics.py`);
     `aws_semantics=False` leaves moto's answers.
+
+    `instances` is how many instances each function may run at once (default: $CANDOR_LOCAL_INSTANCES,
+    else 1). The first is in this process, as the local stack always ran (tests patch it); the
+    others are worker processes started as requests overlap, each with its own cold start and module
+    state, as Lambda scales out (`infra.instances`, docs/local-stack.md). Each worker installs the
+    same local hooks as this process: the S3 semantics, plus `worker_hooks` (dotted paths of
+    callables taking the template path and returning a context manager, e.g. a call recorder).
     """
 
     def __init__(
@@ -70,6 +81,8 @@ class LocalStack:
         remote_models: bool = True,
         models: str = "",
         aws_semantics: bool = True,
+        instances: int | None = None,
+        worker_hooks: Sequence[str] = (),
     ) -> None:
         self.host = host
         self.port = port
@@ -84,6 +97,8 @@ class LocalStack:
         self.remote_models = remote_models
         self.models = _own_models(models)
         self.aws_semantics = aws_semantics
+        self.instances = instances if instances is not None else int(os.environ.get(INSTANCES_ENV) or 1)
+        self.worker_hooks = (*((S3_SEMANTICS_HOOK,) if aws_semantics else ()), *worker_hooks)
         self._semantics: contextlib.ExitStack | None = None
         self.remote: ServedRegistry | None = None  # the HTTPS model endpoints, for tests to inspect or break
         self._remote_models: contextlib.ExitStack | None = None
@@ -129,6 +144,7 @@ class LocalStack:
             if self.set_environ:
                 self._saved_environ = {key: os.environ.get(key) for key in self.env}
                 os.environ.update(self.env)
+            self.gateway.scale(self.instances, self.worker_settings())
             if self.preload:
                 self.gateway.preload()
             if self.event_sources:
@@ -139,6 +155,26 @@ class LocalStack:
             self.stop()
             raise
         return self
+
+    def worker_settings(self) -> WorkerSettings:
+        """What each worker process of a function gets: the environment, log folder and local hooks."""
+        return WorkerSettings(
+            environ=dict(self.env),
+            template_path=str(self.template_path),
+            logs_dir=str(self.logs_dir),
+            hooks=self.worker_hooks,
+        )
+
+    def scale(self, instances: int, functions: Iterable[str] | None = None, *, warm: bool = False) -> list[str]:
+        """Let `functions` (default: all) run up to `instances` instances; `warm` starts them now (provisioned
+        concurrency) and returns their names. Idle workers above a lower maximum stop now."""
+        if self.gateway is None:
+            raise RuntimeError("the local stack is not started")
+        names = list(functions) if functions is not None else list(self.gateway.instances)
+        self.gateway.scale(dict.fromkeys(names, instances), self.worker_settings())
+        for name in names:
+            self.gateway.instances[name].stop_workers(above=instances)
+        return [n for name in names for n in (self.gateway.instances[name].warm(instances) if warm else [])]
 
     def _start_event_sources(self) -> None:
         sqs = session_client("sqs", self.aws_url)
@@ -172,6 +208,8 @@ class LocalStack:
                 self._thread.join(timeout=5)
             self._server.server_close()
             self._server, self._thread = None, None
+        if self.gateway is not None:
+            self.gateway.stop_workers()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None

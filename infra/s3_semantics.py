@@ -141,3 +141,8 @@ def installed(semantics: S3Semantics | None = None) -> Iterator[S3Semantics]:
     finally:
         setattr(aws_clients, "s3", original)  # noqa: B010
         _installed.remove(semantics)
+
+
+def in_worker(template_path: str) -> contextlib.AbstractContextManager[S3Semantics]:
+    """The same answers in a worker process of the local stack (`infra.lambda_worker` hook)."""
+    return installed(S3Semantics.from_template(template_path))
