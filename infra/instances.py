@@ -23,6 +23,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -55,10 +56,13 @@ class WorkerSettings:
     template_path: str
     logs_dir: str | None = None
     hooks: tuple[WorkerHook, ...] = ()
+    timeout_scale: float = 1.0  # a worker is stopped at this multiple of the function's Timeout
 
     def spec(self, function: str, handler: str) -> WorkerSpec:
         log_file = str(Path(self.logs_dir) / f"{function}.log") if self.logs_dir else None
-        return WorkerSpec(function, handler, dict(self.environ), log_file, self.template_path, self.hooks)
+        return WorkerSpec(
+            function, handler, dict(self.environ), log_file, self.template_path, self.hooks, self.timeout_scale
+        )
 
 
 class Instance(Protocol):
@@ -132,9 +136,10 @@ class WorkerInstance:
     def invoke(self, event: dict[str, Any], context: LambdaContext) -> Any:
         self._connection.send(json.dumps({"event": event, "context": context.fields()}))
         # The function's own timeout, counted here from the send (the worker starts its clock on receipt).
-        if not self._connection.poll(context.timeout_s):
+        limit = context.timeout_s * self._spec.timeout_scale
+        if not self._connection.poll(limit):
             self.stop()
-            raise InvocationFailed(f"Task timed out after {context.timeout_s:.2f} seconds ({self.name})")
+            raise InvocationFailed(f"Task timed out after {limit:.2f} seconds ({self.name})")
         try:
             message = json.loads(self._connection.recv())
         except (EOFError, OSError) as error:
@@ -218,14 +223,15 @@ class FunctionInstances:
             self._changed.notify()
 
     def warm(self, count: int) -> list[str]:
-        """Start workers until `count` instances exist (capped at the maximum); their names."""
-        held: list[Instance] = []
-        try:
-            while len(held) < min(count, self.maximum):
-                held.append(self.acquire())
-        finally:
-            for instance in held:
-                self.release(instance)
+        """Start workers until `count` instances exist (capped at the maximum), side by side; their names."""
+        wanted = min(count, self.maximum)
+        with ThreadPoolExecutor(wanted) as starting:  # held together, so that each acquire needs a new one
+            futures = [starting.submit(self.acquire) for _ in range(wanted)]
+        held = [f.result() for f in futures if f.exception() is None]
+        for instance in held:
+            self.release(instance)
+        for future in futures:
+            future.result()  # a failed cold start, raised once the others are back in the pool
         return [instance.name for instance in held]
 
     def configure(self, maximum: int, spec: WorkerSpec | None) -> None:

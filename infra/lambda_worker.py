@@ -39,6 +39,7 @@ class WorkerSpec:
     log_file: str | None  # the function's log file; None leaves stdout alone
     template_path: str
     hooks: tuple[WorkerHook, ...] = field(default=())
+    timeout_scale: float = 1.0  # read by the gateway's side (`infra.instances`)
     log_stream: str = "local"  # this instance's log stream, as each Lambda instance has its own
 
 

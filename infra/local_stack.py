@@ -41,6 +41,9 @@ from infra.sample_events import TICKET_ES, write_events
 from infra.sqs_event_source import SqsEventSource
 
 INSTANCES_ENV = "CANDOR_LOCAL_INSTANCES"  # `make serve INSTANCES=4`
+# Several instances share this machine's cores, where each Lambda instance has its own share: a worker
+# is stopped at this multiple of its function's Timeout (1: exactly Lambda's limit).
+TIMEOUT_SCALE_ENV = "CANDOR_LOCAL_TIMEOUT_SCALE"
 S3_SEMANTICS_HOOK = "infra.s3_semantics.in_worker"
 
 
@@ -63,6 +66,8 @@ class LocalStack:
     state, as Lambda scales out (`infra.instances`, docs/local-stack.md). Each worker installs the
     same local hooks as this process: the S3 semantics, plus `worker_hooks` (dotted paths of
     callables taking the template path and returning a context manager, e.g. a call recorder).
+    A worker running past `timeout_scale` (default $CANDOR_LOCAL_TIMEOUT_SCALE, else 3) times its
+    function's Timeout is stopped, and its request answered 502, as Lambda stops a timed-out invocation.
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class LocalStack:
         aws_semantics: bool = True,
         instances: int | None = None,
         worker_hooks: Sequence[str] = (),
+        timeout_scale: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -98,6 +104,9 @@ class LocalStack:
         self.models = _own_models(models)
         self.aws_semantics = aws_semantics
         self.instances = instances if instances is not None else int(os.environ.get(INSTANCES_ENV) or 1)
+        self.timeout_scale = (
+            timeout_scale if timeout_scale is not None else float(os.environ.get(TIMEOUT_SCALE_ENV) or 3.0)
+        )
         self.worker_hooks = (*((S3_SEMANTICS_HOOK,) if aws_semantics else ()), *worker_hooks)
         self._semantics: contextlib.ExitStack | None = None
         self.remote: ServedRegistry | None = None  # the HTTPS model endpoints, for tests to inspect or break
@@ -163,6 +172,7 @@ class LocalStack:
             template_path=str(self.template_path),
             logs_dir=str(self.logs_dir),
             hooks=self.worker_hooks,
+            timeout_scale=self.timeout_scale,
         )
 
     def scale(self, instances: int, functions: Iterable[str] | None = None, *, warm: bool = False) -> list[str]:

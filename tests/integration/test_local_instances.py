@@ -19,7 +19,8 @@ PROBE = "tests.dummy_handlers.instance_probe"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(handlers={"CatalogFunction": PROBE}, instances=3, preload=False, event_sources=False) as running:
+    options = {"instances": 3, "preload": False, "event_sources": False, "timeout_scale": 1}
+    with LocalStack(handlers={"CatalogFunction": PROBE}, **options) as running:  # type: ignore[arg-type]
         yield running
 
 
