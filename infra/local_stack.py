@@ -294,6 +294,7 @@ def _banner(stack: LocalStack) -> str:
         *([f"Remote model endpoints (HTTPS): {', '.join(stack.remote_urls())}"] if stack.remote else []),
         *([f"Your models (CANDOR_MODELS_URI): {', '.join(stack.models)}"] if stack.models else []),
         f"Function logs (Powertools logs and metrics, as CloudWatch would get them): {stack.logs_dir}/",
+        f"Instances per function: up to {stack.instances} (make serve INSTANCES=n; docs/local-stack.md)",
         "Ctrl-C stops.",
     ]
     return "\n".join(lines)

@@ -234,7 +234,7 @@ class AwsErasureStore(RecordPlaces):
         with a version counter; the lock is then set to the flag's value at that version, and the
         version read back: if another request has changed the flag since, its value is applied too,
         until the version read back is the one applied. The last lock written is then always the
-        latest flag's, whatever the interleaving (docs/records.md).
+        latest flag's, whatever the interleaving (docs/auditors.md).
         """
         key = {"decision_id": {"S": decision_id}}
         try:
