@@ -17,7 +17,8 @@ role in `template.yaml`:
   request's `Prefix` (absent without one).
 
 The calling function is the one `infra.invocation.running(...)` names on this thread: the local
-gateway and SQS poller set it around each invocation, tests set it around direct calls. A call no
+gateway, its worker processes (which install these answers with `in_worker`) and the SQS poller
+set it around each invocation, tests set it around direct calls. A call no
 function is running for is denied whatever it asks, as IAM denies an unknown principal. Clients
 built by tests and tools themselves (`boto3.client("s3")`) keep moto's answers: they stand for an
 administrator. Buckets outside the template (a models bucket) are left alone: their policies are
