@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 INDEXED_ATTRIBUTIONS = 20  # the item keeps the largest few; the archive keeps all
 ERASED = "erased"  # the index item's erasure_status once its personal part is deleted
-LEGAL_HOLD_ROUNDS = 5  # set_legal_hold's attempts to catch up with concurrent changes before a 503
+LEGAL_HOLD_ROUNDS = 10  # set_legal_hold's attempts to catch up with concurrent changes before a 503
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 

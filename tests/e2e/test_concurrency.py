@@ -194,7 +194,7 @@ def test_simultaneous_legal_hold_changes_leave_the_flag_and_the_object_lock_agre
     for round_ in range(10):  # the interleavings vary: several rounds, each checked
         wanted = [(n + round_) % 2 == 0 for n in range(8)]
         responses = together(8, lambda n: send(api, "PUT", path, "privacy", json={"on": wanted[n]}))  # noqa: B023
-        assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+        assert [r.status_code for r in responses] == [200] * 8, [(r.status_code, r.text) for r in responses]
         seen |= instances(responses)
         flag = item(api, "CANDOR_RECORDS_TABLE", "decision_id", decision_id)["legal_hold"]  # type: ignore[index]
         lock = s3.get_object_legal_hold(Bucket=bucket, Key=archive_key)["LegalHold"]["Status"]
