@@ -63,8 +63,8 @@ e2e: install browser  ## HTTP against the local stack, and the customer page in 
 demo: install  ## start the local stack, run a scripted chatbot conversation, show the stored records
 	$(BIN)/python -m infra.demo
 
-serve: install  ## keep the local stack up: API on PORT (3000), moto on AWS_PORT (4566); MODELS=dir[,dir] adds your models
-	$(if $(MODELS),CANDOR_MODELS_URI=$(MODELS)) $(BIN)/python -m infra.local_stack serve
+serve: install  ## keep the local stack up: API on PORT (3000), moto on AWS_PORT (4566); MODELS=dir[,dir] adds your models; INSTANCES=n per function
+	$(if $(MODELS),CANDOR_MODELS_URI=$(MODELS)) $(if $(INSTANCES),CANDOR_LOCAL_INSTANCES=$(INSTANCES)) $(BIN)/python -m infra.local_stack serve
 
 train: install  ## retrain the bundled models from seeded synthetic data
 	$(BIN)/python -m infra.train_models

@@ -1,11 +1,16 @@
-"""A local stand-in for API Gateway (REST, proxy integration) in front of the in-process Lambda handlers.
+"""A local stand-in for API Gateway (REST, proxy integration) in front of the functions' Lambda handlers.
 
 Routes come from `template.yaml` (see `infra.template.routes`). Each HTTP request becomes the
-API Gateway v1 proxy event and Lambda context the handler would get in AWS; its proxy response
-goes back as HTTP. Authentication follows the local mode of docs/api.md: routes that are
-`AWS_IAM` in the template need `Authorization: Bearer <token>`, and a known token is turned into
-the `requestContext.identity.userArn` that SigV4 with that role would give. The handlers still
-check the role themselves.
+API Gateway v1 proxy event and Lambda context the handler would get in AWS (`infra.api_event`);
+its proxy response goes back as HTTP. Authentication follows the local mode of docs/api.md:
+routes that are `AWS_IAM` in the template need `Authorization: Bearer <token>`, and a known token
+is turned into the `requestContext.identity.userArn` that SigV4 with that role would give. The
+handlers still check the role themselves.
+
+Each function has its instances (`infra.instances`): one in this process, and, when the gateway
+is given a maximum above one, worker processes started as requests overlap, as Lambda scales out.
+Every response says which instance served it in `X-Local-Instance` (function/number/pid), a
+local-only header.
 
 Routes of every API in the template are served on the one local port. Where two APIs serve the
 same method and path (the auditor's IAM `GET /v1/explanations/{decision_id}` and the customer's
@@ -13,256 +18,62 @@ public, token-authorized one), a request with an `Authorization` header goes to 
 and one without goes to the public route, as the two hosts would in AWS.
 
 Not emulated: API keys and usage-plan throttling (the key, when sent, is passed on in the event),
-the 29 s integration timeout, binary media types, CORS.
+Lambda's throttling (a request beyond the maximum waits for a free instance), the 29 s integration
+timeout, binary media types, CORS.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
-import hashlib
 import hmac
-import importlib
 import json
 import logging
-import os
 import re
 import threading
-import time
-import traceback
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote
 
+from infra.api_event import (
+    ACCOUNT_ID,
+    API_ID,
+    DEFAULT_STAGE,
+    DEFAULT_TOKENS,
+    MAX_BODY_BYTES,
+    ROLES,
+    TOKEN_ENV,
+    HttpRequest,
+    HttpResponse,
+    build_event,
+    error_response,
+    local_tokens,
+    role_arn,
+)
 from infra.function_logs import FunctionLogs
-from infra.invocation import running
+from infra.http_server import make_server
+from infra.instances import FunctionInstances, InProcessInstance, InvocationFailed, WorkerSettings
+from infra.lambda_runtime import REGION, Handler, LambdaContext, function_context, import_handler
 from infra.template import Route
+
+__all__ = [  # what other modules and tests import from here (the pieces live in the modules above)
+    "ACCOUNT_ID", "API_ID", "DEFAULT_STAGE", "DEFAULT_TOKENS", "MAX_BODY_BYTES", "REGION", "ROLES", "TOKEN_ENV",
+    "Gateway", "HttpRequest", "HttpResponse", "LambdaContext", "build_event", "error_response",
+    "import_handler", "lambda_context", "local_tokens", "make_event", "role_arn",
+]  # fmt: skip
 
 # Not under "candor": Powertools configures that logger for the functions, with their Lambda context.
 logger = logging.getLogger(__name__)
-
-ACCOUNT_ID = "123456789012"
-REGION = "eu-west-1"
-API_ID = "candorlocal"
-DEFAULT_STAGE = "prod"
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-
-ROLES = ("chatbot", "auditor", "privacy")
-TOKEN_ENV = {role: f"CANDOR_{role.upper()}_TOKEN" for role in ROLES}
-# Documented defaults for the local stack only; never valid anywhere else.
-DEFAULT_TOKENS = {role: f"local-{role}-token" for role in ROLES}
-
-Handler = Callable[[dict[str, Any], Any], Any]
-
-
-def local_tokens(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """role -> bearer token, from CANDOR_<ROLE>_TOKEN or the documented local defaults."""
-    environ = os.environ if environ is None else environ
-    return {role: environ.get(TOKEN_ENV[role]) or DEFAULT_TOKENS[role] for role in ROLES}
-
-
-def role_arn(role: str) -> str:
-    """The assumed-role ARN IAM auth puts into `requestContext.identity.userArn` for a role."""
-    return f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/candor-{role}/local"
-
-
-# ---------------------------------------------------------------- requests, responses
-
-
-@dataclass
-class HttpRequest:
-    """An HTTP request as the gateway sees it (path without the query string, still percent-encoded)."""
-
-    method: str
-    path: str
-    query: list[tuple[str, str]] = field(default_factory=list)
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-    source_ip: str = "127.0.0.1"
-
-    def header(self, name: str) -> str | None:
-        """The last value of a header, case-insensitively."""
-        value = None
-        for key, candidate in self.headers:
-            if key.lower() == name.lower():
-                value = candidate
-        return value
-
-
-@dataclass
-class HttpResponse:
-    """What goes back to the HTTP client."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        """The first value of a header, case-insensitively."""
-        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
-
-    def json(self) -> Any:
-        """The body parsed as JSON."""
-        return json.loads(self.body)
-
-
-def error_response(status: int, code: str, message: str, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:
-    """The API's error envelope: {"error": {"code", "message"}}."""
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    return HttpResponse(status, [("Content-Type", "application/json"), *headers], body)
-
-
-# ---------------------------------------------------------------------- Lambda context
-
-
-@dataclass
-class LambdaContext:
-    """The attributes and method of the Lambda context object that handlers and Powertools use."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str
-    timeout_s: float = 3.0
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    _deadline: float = field(default=0.0, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self._deadline:
-            self._deadline = time.monotonic() + self.timeout_s
-        if not self.log_group_name:
-            self.log_group_name = f"/aws/lambda/{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the function's configured timeout."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+INSTANCE_HEADER = "X-Local-Instance"
 
 
 def lambda_context(route: Route, request_id: str | None = None) -> LambdaContext:
     """A fresh context for one invocation of the route's function."""
-    return LambdaContext(
-        function_name=route.function,
-        memory_limit_in_mb=route.memory_mb,
-        invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{route.function}",
-        aws_request_id=request_id or str(uuid.uuid4()),
-        timeout_s=float(route.timeout_s),
-    )
-
-
-# ------------------------------------------------------------------------ the event
-
-
-def _identity(source_ip: str, user_agent: str | None, role: str | None, api_key: str | None) -> dict[str, Any]:
-    principal = f"AROALOCAL{role.upper()}:local" if role else None
-    return {
-        "cognitoIdentityPoolId": None,
-        "cognitoIdentityId": None,
-        "cognitoAuthenticationType": None,
-        "cognitoAuthenticationProvider": None,
-        "principalOrgId": None,
-        "accountId": ACCOUNT_ID if role else None,
-        "caller": principal,
-        "user": principal,
-        "userArn": role_arn(role) if role else None,
-        "accessKey": "ASIALOCALACCESSKEY00" if role else None,
-        "apiKey": api_key,
-        "apiKeyId": "local-api-key" if api_key else None,
-        "sourceIp": source_ip,
-        "userAgent": user_agent,
-    }
-
-
-def build_event(
-    request: HttpRequest,
-    resource: str,
-    path_parameters: Mapping[str, str] | None = None,
-    *,
-    role: str | None = None,
-    stage: str = DEFAULT_STAGE,
-    request_id: str | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """The API Gateway REST (v1) proxy event for `request`, matched to `resource` (e.g. /v1/decisions/{model_id}).
-
-    `role` is the authenticated caller (chatbot, auditor, privacy) or None for an anonymous route.
-    Bodies that are valid UTF-8 pass as text, anything else base64-encoded, as API Gateway does.
-    """
-    now = now or datetime.now(UTC)
-    request_id = request_id or str(uuid.uuid4())
-    host = request.header("Host") or "localhost"
-
-    headers: list[tuple[str, str]] = list(request.headers)
-    present = {k.lower() for k, _ in headers}
-    for key, value in (
-        ("X-Forwarded-For", request.source_ip),
-        ("X-Forwarded-Proto", "http"),
-        (
-            "X-Amzn-Trace-Id",
-            f"Root=1-{int(now.timestamp()):08x}-{hashlib.sha256(request_id.encode()).hexdigest()[:24]}",
-        ),
-    ):
-        if key.lower() not in present:
-            headers.append((key, value))
-    single_headers: dict[str, str] = {}
-    multi_headers: dict[str, list[str]] = {}
-    for key, value in headers:
-        single_headers[key] = value
-        multi_headers.setdefault(key, []).append(value)
-
-    single_query: dict[str, str] = {}
-    multi_query: dict[str, list[str]] = {}
-    for key, value in request.query:
-        single_query[key] = value
-        multi_query.setdefault(key, []).append(value)
-
-    body: str | None
-    is_base64 = False
-    if not request.body:
-        body = None
-    else:
-        try:
-            body = request.body.decode("utf-8")
-        except UnicodeDecodeError:
-            body = base64.b64encode(request.body).decode("ascii")
-            is_base64 = True
-
-    return {
-        "resource": resource,
-        "path": request.path,
-        "httpMethod": request.method,
-        "headers": single_headers or None,
-        "multiValueHeaders": multi_headers or None,
-        "queryStringParameters": single_query or None,
-        "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": dict(path_parameters) if path_parameters else None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourceId": hashlib.sha256(resource.encode()).hexdigest()[:6],
-            "resourcePath": resource,
-            "httpMethod": request.method,
-            "extendedRequestId": request_id,
-            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "requestTimeEpoch": int(now.timestamp() * 1000),
-            "path": f"/{stage}{request.path}",
-            "accountId": ACCOUNT_ID,
-            "protocol": "HTTP/1.1",
-            "stage": stage,
-            "domainPrefix": host.split(".")[0].split(":")[0],
-            "domainName": host,
-            "requestId": request_id,
-            "apiId": API_ID,
-            "identity": _identity(request.source_ip, request.header("User-Agent"), role, request.header("x-api-key")),
-        },
-        "body": body,
-        "isBase64Encoded": is_base64,
-    }
+    return function_context(route.function, route.memory_mb, route.timeout_s, request_id)
 
 
 # --------------------------------------------------------------------------- routing
@@ -305,24 +116,14 @@ def _split_path(path: str) -> list[str]:
     return [unquote(p) for p in stripped.split("/")] if stripped else []
 
 
-def import_handler(dotted: str) -> Handler:
-    """Import `package.module.function` and return the function."""
-    module_name, _, attribute = dotted.rpartition(".")
-    if not module_name:
-        raise ValueError(f"handler {dotted!r} is not a dotted path")
-    handler = getattr(importlib.import_module(module_name), attribute)
-    if not callable(handler):
-        raise TypeError(f"{dotted} is not callable")
-    return handler
-
-
 class Gateway:
-    """Routes HTTP requests to in-process Lambda handlers the way API Gateway's proxy integration does.
+    """Routes HTTP requests to the functions' instances the way API Gateway's proxy integration does.
 
     `handlers` overrides the dotted handler path per function logical id (tests use it to plug in
-    a dummy). Invocations of one function are serialized by default: a real execution environment
-    serves one event at a time, and module-level state (Powertools' resolver keeps the current
-    event on the app object) is not safe under concurrent threads.
+    a dummy). Each function starts with one instance, in this process, serving one event at a time
+    (as a Lambda execution environment does; Powertools' resolver keeps the current event on
+    module state, which is not safe under concurrent threads). `scale(...)` lets a function run
+    more instances, as worker processes.
     """
 
     def __init__(
@@ -332,7 +133,6 @@ class Gateway:
         tokens: Mapping[str, str] | None = None,
         handlers: Mapping[str, str] | None = None,
         stage: str = DEFAULT_STAGE,
-        serialize_per_function: bool = True,
         resolve: Callable[[str], Handler] = import_handler,
         logs: FunctionLogs | None = None,
     ) -> None:
@@ -345,23 +145,43 @@ class Gateway:
         self._resolve = resolve
         self._handlers: dict[str, Handler] = {}
         self._import_lock = threading.Lock()
-        self._function_locks: dict[str, threading.Lock] = {}
-        if serialize_per_function:
-            self._function_locks = {r.function: threading.Lock() for r in self.routes}
+        self.handler_paths = {r.function: r.handler for r in self.routes}
+        self.instances = {
+            function: FunctionInstances(function, 1, InProcessInstance(function, self._handler_of(dotted), logs), None)
+            for function, dotted in self.handler_paths.items()
+        }
 
-    # -- handlers
+    # -- handlers and instances
+
+    def _handler_of(self, dotted: str) -> Callable[[], Handler]:
+        return lambda: self.import_once(dotted)
+
+    def import_once(self, dotted: str) -> Handler:
+        """A handler of this process, imported on first use."""
+        with self._import_lock:
+            if dotted not in self._handlers:
+                self._handlers[dotted] = self._resolve(dotted)
+            return self._handlers[dotted]
 
     def handler_for(self, route: Route) -> Handler:
-        """The route's handler, imported on first use."""
-        with self._import_lock:
-            if route.handler not in self._handlers:
-                self._handlers[route.handler] = self._resolve(route.handler)
-            return self._handlers[route.handler]
+        """The route's handler in this process, imported on first use."""
+        return self.import_once(route.handler)
 
     def preload(self) -> None:
         """Import every handler now (a cold start for each), so a broken import fails at startup."""
         for route in self.routes:
             self.handler_for(route)
+
+    def scale(self, maximum: int | Mapping[str, int], workers: WorkerSettings) -> None:
+        """Let each function (or those named in a mapping) run up to `maximum` instances, the rest as workers."""
+        limits = maximum if isinstance(maximum, Mapping) else dict.fromkeys(self.instances, maximum)
+        for function, limit in limits.items():
+            self.instances[function].configure(limit, workers.spec(function, self.handler_paths[function]))
+
+    def stop_workers(self) -> None:
+        """Stop every worker process (the in-process instances stay)."""
+        for pool in self.instances.values():
+            pool.stop_workers(above=0)
 
     # -- matching and auth
 
@@ -434,20 +254,27 @@ class Gateway:
                 )
 
         event = build_event(request, route.path, params, role=role, stage=self.stage, request_id=request_id)
-        context = lambda_context(route, request_id)
+        pool = self.instances[route.function]
         try:
-            handler = self.handler_for(route)
-            lock = self._function_locks.get(route.function) or contextlib.nullcontext()
-            logs = self.logs.capture(route.function) if self.logs else contextlib.nullcontext()
-            with lock, logs, running(route.function):
-                result = handler(event, context)
-        except Exception:
-            # Lambda reports an unhandled error; API Gateway turns it into a 502.
-            logger.error("handler %s failed:\n%s", route.handler, traceback.format_exc())
+            instance = pool.acquire()
+        except InvocationFailed as failure:  # the new instance's cold start failed
+            logger.error("%s could not start an instance: %s", route.function, failure)
             return error_response(502, "internal_error", "Internal server error", [("x-amzn-RequestId", request_id)])
-        if context.get_remaining_time_in_millis() == 0:
-            logger.warning("%s ran past its %ss timeout; Lambda would have stopped it", route.function, route.timeout_s)
-        return self._to_http(route, result, request_id)
+        context = lambda_context(route, request_id)  # the timeout counts from here, as Lambda's does
+        try:
+            result = instance.invoke(event, context)
+        except InvocationFailed as failure:
+            # Lambda reports an unhandled error (or a timeout); API Gateway turns it into a 502.
+            logger.error("handler %s failed on %s:\n%s", route.handler, instance.name, failure.detail)
+            return error_response(
+                502, "internal_error", "Internal server error",
+                [("x-amzn-RequestId", request_id), (INSTANCE_HEADER, instance.name)],
+            )  # fmt: skip
+        finally:
+            pool.release(instance)
+        response = self._to_http(route, result, request_id)
+        response.headers.append((INSTANCE_HEADER, instance.name))
+        return response
 
     @staticmethod
     def _to_http(route: Route, result: Any, request_id: str) -> HttpResponse:
@@ -481,95 +308,7 @@ class Gateway:
 
     def make_server(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> ThreadingHTTPServer:
         """Bind a threaded HTTP server for this gateway (call `serve_forever()` on it)."""
-        gateway = self
-
-        class RequestHandler(_ProxyRequestHandler):
-            pass
-
-        RequestHandler.gateway = gateway
-        RequestHandler.quiet = quiet
-        server = ThreadingHTTPServer((host, port), RequestHandler)
-        server.daemon_threads = True
-        return server
-
-
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
-
-
-class _ProxyRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "candor-local-gateway"
-    gateway: Gateway
-    quiet = True
-
-    def _read_body(self) -> bytes | None:
-        """The request body, or None when it exceeds the payload limit."""
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                line = self.rfile.readline(65537)
-                length = int(line.split(b";")[0].strip() or b"0", 16)
-                if length == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                size += length
-                if size > MAX_BODY_BYTES:
-                    return None
-                chunks.append(self.rfile.read(length))
-                self.rfile.readline(3)
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _handle(self) -> None:
-        try:
-            body = self._read_body()
-        except ValueError:  # a Content-Length or chunk size that is not a number
-            self.close_connection = True
-            self._send(error_response(400, "bad_request", "malformed Content-Length or chunked body"))
-            return
-        if body is None:
-            self.close_connection = True  # the unread body makes the connection unusable
-            self._send(error_response(413, "payload_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes"))
-            return
-        split = urlsplit(self.path)
-        request = HttpRequest(
-            method=self.command,
-            path=split.path or "/",
-            query=parse_qsl(split.query, keep_blank_values=True),
-            headers=[(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP],
-            body=body,
-            source_ip=self.client_address[0],
-        )
-        self._send(self.gateway.dispatch(request))
-
-    def _send(self, response: HttpResponse) -> None:
-        self.send_response(response.status)
-        for key, value in response.headers:
-            if key.lower() not in _HOP_BY_HOP:
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
-
-    def __getattr__(self, name: str) -> Any:
-        # Any other method (TRACE, QUERY, ...) is routed too and gets the gateway's 405, not http.server's 501.
-        if name.startswith("do_"):
-            return self._handle
-        raise AttributeError(name)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if not self.quiet:
-            logger.info("%s %s", self.address_string(), format % args)
+        return make_server(self, host, port, quiet=quiet)
 
 
 # ------------------------------------------------------------------ events for files

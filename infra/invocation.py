@@ -1,9 +1,10 @@
-"""Which function of template.yaml this thread is running, locally, where all functions share one process.
+"""Which function of template.yaml this thread is running, locally, where functions share a process.
 
 In AWS each function runs in its own container with its own role; on the local stack and in the
-tests the handlers run in one process, so whatever answers per function (the S3 semantics of
-`infra/s3_semantics.py`) asks here. The gateway and the SQS poller set it around each invocation;
-tests set it around the function code they call directly.
+tests the handlers' first instances run in one process, so whatever answers per function (the S3
+semantics of `infra/s3_semantics.py`) asks here. The gateway's in-process instances, the SQS
+poller and each worker process (`infra/lambda_worker.py`) set it around each invocation; tests set
+it around the function code they call directly.
 """
 
 from __future__ import annotations

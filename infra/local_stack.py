@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,6 +32,7 @@ from functions.stores.model_registry import locations
 from infra import template as tpl
 from infra.function_logs import FunctionLogs, installed
 from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens
+from infra.instances import WorkerSettings
 from infra.local_aws import MotoEndpoint, local_name, provision, session_client, start_moto
 from infra.remote_models import ServedRegistry, served_registry
 from infra.s3_semantics import S3Semantics
@@ -39,6 +40,12 @@ from infra.s3_semantics import installed as s3_semantics_installed
 from infra.sample_events import TICKET_ES, write_events
 from infra.sqs_event_source import SqsEventSource
 from infra.stream_event_source import StreamEventSource
+
+INSTANCES_ENV = "CANDOR_LOCAL_INSTANCES"  # `make serve INSTANCES=4`
+# Several instances share this machine's cores, where each Lambda instance has its own share: a worker
+# is stopped at this multiple of its function's Timeout (1: exactly Lambda's limit).
+TIMEOUT_SCALE_ENV = "CANDOR_LOCAL_TIMEOUT_SCALE"
+S3_SEMANTICS_HOOK = "infra.s3_semantics.in_worker"
 
 
 class LocalStack:
@@ -53,6 +60,15 @@ class LocalStack:
     or s3:// prefixes (on the local stack, s3:// is moto's S3). The functions' S3 client answers reads of
     absent keys and listings as AWS would answer each function's role (`infra/s3_semantics.py`);
     `aws_semantics=False` leaves moto's answers.
+
+    `instances` is how many instances each function may run at once (default: $CANDOR_LOCAL_INSTANCES,
+    else 1). The first is in this process, as the local stack always ran (tests patch it); the
+    others are worker processes started as requests overlap, each with its own cold start and module
+    state, as Lambda scales out (`infra.instances`, docs/local-stack.md). Each worker installs the
+    same local hooks as this process: the S3 semantics, plus `worker_hooks` (dotted paths of
+    callables taking the template path and returning a context manager, e.g. a call recorder).
+    A worker running past `timeout_scale` (default $CANDOR_LOCAL_TIMEOUT_SCALE, else 3) times its
+    function's Timeout is stopped, and its request answered 502, as Lambda stops a timed-out invocation.
     """
 
     def __init__(
@@ -71,6 +87,9 @@ class LocalStack:
         remote_models: bool = True,
         models: str = "",
         aws_semantics: bool = True,
+        instances: int | None = None,
+        worker_hooks: Sequence[str] = (),
+        timeout_scale: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -85,6 +104,11 @@ class LocalStack:
         self.remote_models = remote_models
         self.models = _own_models(models)
         self.aws_semantics = aws_semantics
+        self.instances = instances if instances is not None else int(os.environ.get(INSTANCES_ENV) or 1)
+        self.timeout_scale = (
+            timeout_scale if timeout_scale is not None else float(os.environ.get(TIMEOUT_SCALE_ENV) or 3.0)
+        )
+        self.worker_hooks = (*((S3_SEMANTICS_HOOK,) if aws_semantics else ()), *worker_hooks)
         self._semantics: contextlib.ExitStack | None = None
         self.remote: ServedRegistry | None = None  # the HTTPS model endpoints, for tests to inspect or break
         self._remote_models: contextlib.ExitStack | None = None
@@ -130,6 +154,7 @@ class LocalStack:
             if self.set_environ:
                 self._saved_environ = {key: os.environ.get(key) for key in self.env}
                 os.environ.update(self.env)
+            self.gateway.scale(self.instances, self.worker_settings())
             if self.preload:
                 self.gateway.preload()
             if self.event_sources:
@@ -140,6 +165,27 @@ class LocalStack:
             self.stop()
             raise
         return self
+
+    def worker_settings(self) -> WorkerSettings:
+        """What each worker process of a function gets: the environment, log folder and local hooks."""
+        return WorkerSettings(
+            environ=dict(self.env),
+            template_path=str(self.template_path),
+            logs_dir=str(self.logs_dir),
+            hooks=self.worker_hooks,
+            timeout_scale=self.timeout_scale,
+        )
+
+    def scale(self, instances: int, functions: Iterable[str] | None = None, *, warm: bool = False) -> list[str]:
+        """Let `functions` (default: all) run up to `instances` instances; `warm` starts them now (provisioned
+        concurrency) and returns their names. Idle workers above a lower maximum stop now."""
+        if self.gateway is None:
+            raise RuntimeError("the local stack is not started")
+        names = list(functions) if functions is not None else list(self.gateway.instances)
+        self.gateway.scale(dict.fromkeys(names, instances), self.worker_settings())
+        for name in names:
+            self.gateway.instances[name].stop_workers(above=instances)
+        return [n for name in names for n in (self.gateway.instances[name].warm(instances) if warm else [])]
 
     def _start_event_sources(self) -> None:
         sqs = session_client("sqs", self.aws_url)
@@ -187,6 +233,8 @@ class LocalStack:
                 self._thread.join(timeout=5)
             self._server.server_close()
             self._server, self._thread = None, None
+        if self.gateway is not None:
+            self.gateway.stop_workers()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -261,6 +309,7 @@ def _banner(stack: LocalStack) -> str:
         *([f"Remote model endpoints (HTTPS): {', '.join(stack.remote_urls())}"] if stack.remote else []),
         *([f"Your models (CANDOR_MODELS_URI): {', '.join(stack.models)}"] if stack.models else []),
         f"Function logs (Powertools logs and metrics, as CloudWatch would get them): {stack.logs_dir}/",
+        f"Instances per function: up to {stack.instances} (make serve INSTANCES=n; docs/local-stack.md)",
         "Ctrl-C stops.",
     ]
     return "\n".join(lines)

@@ -17,7 +17,8 @@ role in `template.yaml`:
   request's `Prefix` (absent without one).
 
 The calling function is the one `infra.invocation.running(...)` names on this thread: the local
-gateway and SQS poller set it around each invocation, tests set it around direct calls. A call no
+gateway, its worker processes (which install these answers with `in_worker`) and the SQS poller
+set it around each invocation, tests set it around direct calls. A call no
 function is running for is denied whatever it asks, as IAM denies an unknown principal. Clients
 built by tests and tools themselves (`boto3.client("s3")`) keep moto's answers: they stand for an
 administrator. Buckets outside the template (a models bucket) are left alone: their policies are
@@ -141,3 +142,8 @@ def installed(semantics: S3Semantics | None = None) -> Iterator[S3Semantics]:
     finally:
         setattr(aws_clients, "s3", original)  # noqa: B010
         _installed.remove(semantics)
+
+
+def in_worker(template_path: str) -> contextlib.AbstractContextManager[S3Semantics]:
+    """The same answers in a worker process of the local stack (`infra.lambda_worker` hook)."""
+    return installed(S3Semantics.from_template(template_path))

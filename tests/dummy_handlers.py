@@ -60,3 +60,29 @@ def sqs_partial(event: dict[str, Any], context: Any) -> dict[str, Any]:
     CALLS.append(event)
     print(json.dumps({"message": "batch", "size": len(event["Records"])}))  # to the function's own log file
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if "fail" in r["body"]]}
+
+
+INVOCATIONS = 0  # per instance: module state, as a Lambda execution environment keeps it
+
+
+def instance_probe(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Sleep `?sleep=` seconds, print a log line, and say which instance ran it and what it saw there."""
+    import time
+
+    from infra import s3_semantics
+    from infra.invocation import current_function
+
+    global INVOCATIONS
+    INVOCATIONS += 1
+    time.sleep(float((event.get("queryStringParameters") or {}).get("sleep", "0")))
+    print(json.dumps({"message": "probe", "pid": os.getpid()}))
+    body = {
+        "pid": os.getpid(),
+        "invocations": INVOCATIONS,
+        "running": current_function(),
+        "s3_semantics": bool(s3_semantics._installed),
+        "log_stream": context.log_stream_name,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "table": os.environ.get("CANDOR_RECORDS_TABLE"),
+    }
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}

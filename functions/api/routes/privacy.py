@@ -61,13 +61,14 @@ def erase_subject(subject_id: Annotated[str, Path(min_length=1, max_length=256)]
     )
     for item in items:
         action = action_for(item, int(now.timestamp()))
+        done = False  # a concurrent request that marked the record first did it: "already_done" here
         if action == "erase":
             answer_key = decision_idempotency_key(str(item["model_id"]), str(item["request_id"]))
-            store.erase(item["decision_id"], at, answer_key=answer_key)
+            done = store.erase(item["decision_id"], at, answer_key=answer_key)
         elif action == "restrict":
-            store.restrict(item["decision_id"], at)
-        done = {"erase": "erased", "restrict": "restricted", "none": "already_done"}[action]
-        outcomes.append(ErasedRecord(decision_id=item["decision_id"], action=done))
+            done = store.restrict(item["decision_id"], at)
+        said = {"erase": "erased", "restrict": "restricted", "none": "already_done"}[action] if done else "already_done"
+        outcomes.append(ErasedRecord(decision_id=item["decision_id"], action=said))
     result = receipt(new_ulid(now), at, subject, outcomes)
     store.keep_receipt(result.erasure_id, canonical_json(result))
     return result
