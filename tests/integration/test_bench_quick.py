@@ -37,7 +37,7 @@ def test_quick_bench_writes_a_well_formed_results_file(tmp_path: Path):
     assert results["quick"] is True
     assert {"date", "python", "platform", "cores"} <= set(results["machine"])
     figures = {figure["number"]: figure for figure in results["figures"]}
-    assert sorted(figures) == [1, 2, 3, 4, 5, 6, 7]
+    assert sorted(figures) == [1, 2, 3, 4, 5, 6, 7, 8]
     assert all(figure["available"] for figure in figures.values())
     for figure in figures.values():
         assert figure["title"]
@@ -53,5 +53,6 @@ def test_quick_bench_writes_a_well_formed_results_file(tmp_path: Path):
             if "median" in row:
                 assert row["runs"] >= 1
                 assert row["p10"] <= row["median"] <= row["p90"]
-    assert out.with_suffix(".md").read_text().count("\n| **") == 7
+    assert out.with_suffix(".md").read_text().count("\n| **") == 8
     assert "7. Deployment size" in done.stdout
+    assert "8. Chat-turn latency under an AWS latency model" in done.stdout
