@@ -4,8 +4,9 @@ The decisions handler itself (`functions.handlers.decisions.lambda_handler`), it
 moto's in-process `mock_aws` with the template's resources (`infra.local_aws.provision`), and
 every boto3 client slowed by `infra.bench.latency_model.injected_latency`: per call, a latency
 drawn from `infra/bench/aws_latency.py` (seeded). Per decision the call timeline gives the
-sequential round trips and moto's own time, which is taken out: what is left is Candor's CPU
-plus the modelled AWS time, i.e. what a deployed turn would take.
+sequential round trips; each round trip's time here (moto's work, the sleeps' overrun) is
+replaced by the latency drawn for it: what is left is Candor's CPU (botocore's included) plus
+the modelled AWS time, i.e. what a deployed turn would take.
 
 Measured side by side, in turns: the handler; the bare model call (`runtime.predict` +
 `runtime.explain`, as figure 2); one DynamoDB conditional `PutItem` through the same hook,
@@ -26,7 +27,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from infra.bench.aws_latency import SOURCES, latency_of
-from infra.bench.latency_model import Call, Timeline, emulator_time, injected_latency, modelled_aws_time, rounds
+from infra.bench.latency_model import (
+    Call,
+    Timeline,
+    deployed_time,
+    drawn_critical_path,
+    emulator_time,
+    injected_latency,
+    rounds,
+)
 from infra.bench.middleware import ENV, MODELS, environment, event_stream, handler_call
 from infra.bench.stats import Figure, Row, Summary
 
@@ -102,13 +111,13 @@ def conditional_put(dynamodb: Any, table: str) -> Callable[[], None]:
 
 
 def timed_calls(fn: Callable[[], object], timeline: Timeline) -> tuple[float, list[Call]]:
-    """(what the call would take deployed, in seconds: wall time minus the emulator's own; its AWS calls)."""
+    """(what the call would take deployed, in seconds; its AWS calls)."""
     timeline.clear()
     start = time.perf_counter()
     fn()
     wall = time.perf_counter() - start
     calls = timeline.snapshot()
-    return wall - emulator_time(calls), calls
+    return deployed_time(wall, calls), calls
 
 
 def measure(model_id: str, runs: int) -> dict[str, Any]:
@@ -136,7 +145,7 @@ def measure(model_id: str, runs: int) -> dict[str, Any]:
             out["bare"].append(bare * 1000)
             out["put"].append(put_time * 1000)
             out["round_trips"].append(float(len(groups)))
-            out["aws"].append(modelled_aws_time(calls) * 1000)
+            out["aws"].append(drawn_critical_path(calls) * 1000)
             out["moto"].append(emulator_time(calls) * 1000)
         return out | {"sequence": sequence}
 
@@ -154,14 +163,14 @@ def _p99(summary: Summary) -> float:
 def model_rows(model_id: str, data: dict[str, Any], added: Summary, put: Summary, trips: Summary) -> list[Row]:
     tail = "p99" if added.p99 is not None else "p90"
     return [
-        Row(f"{model_id}: chat turn added", "handler minus bare call, same round, moto's time removed", "ms", added),
+        Row(f"{model_id}: chat turn added", "handler minus bare call, same round, AWS time as drawn", "ms", added),
         Row(f"{model_id}: bare model call", "runtime.predict + runtime.explain", "ms", Summary.of(data["bare"])),
         Row(f"{model_id}: one conditional PutItem", "DynamoDB, same hook, same rounds", "ms", put),
         Row(f"{model_id}: added / put, p50", "p50 added / p50 put", "x", value=added.median / put.median),
         Row(f"{model_id}: added / put, {tail}", f"{tail} added / {tail} put", "x", value=_p99(added) / _p99(put)),
         Row(f"{model_id}: sequential round trips", "groups of overlapping AWS calls per decision", "calls", trips),
-        Row(f"{model_id}: modelled AWS time", "injected latency on the critical path", "ms", Summary.of(data["aws"])),
-        Row(f"{model_id}: moto's own time (removed)", "emulator time inside the calls", "ms", Summary.of(data["moto"])),
+        Row(f"{model_id}: modelled AWS time", "drawn latency on the critical path", "ms", Summary.of(data["aws"])),
+        Row(f"{model_id}: moto's own time (left out)", "emulator time in the calls", "ms", Summary.of(data["moto"])),
     ]
 
 

@@ -11,10 +11,11 @@ leaves a `Call` on the `Timeline`:
     | modelled AWS | emulator's own  |
     | (the sleep)  | time (moto)     |
 
-What a deployed turn would take is the wall time minus the emulator's own time (the union
-of its intervals, as parallel calls overlap). The number of sequential round trips is the
-number of groups of overlapping calls, in time order: calls in flight together are one
-round trip.
+What a deployed turn would take is the wall time with each round trip's span replaced by
+the latencies drawn for it (`deployed_time`): moto's own work and any overrun of the sleeps on
+a busy machine are left out, Candor's CPU between the calls stays. The number of sequential
+round trips is the number of groups of overlapping calls, in time order: calls in flight
+together are one round trip.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Call:
     operation: str
     start: float
     sent: float
+    drawn: float = 0.0  # the latency drawn for it (the sleep may overrun it on a busy machine)
     answered: float | None = None
 
     @property
@@ -97,14 +99,28 @@ def rounds(calls: Sequence[Call]) -> list[list[Call]]:
     return groups
 
 
+def deployed_time(wall: float, calls: Sequence[Call]) -> float:
+    """What a call sequence taking `wall` seconds here would take deployed.
+
+    Each round trip's span (first start to last answer: the sleeps, their overruns on a busy
+    machine, and moto's own work) is replaced by its drawn latencies: the latest of its calls'
+    start plus drawn latency, from the round's first start. Candor's CPU between the rounds stays.
+    """
+    for group in rounds(calls):
+        first = min(c.start for c in group)
+        answered = max(c.answered if c.answered is not None else c.sent for c in group)
+        wall += max(c.start + c.drawn for c in group) - first - (answered - first)
+    return wall
+
+
+def drawn_critical_path(calls: Sequence[Call]) -> float:
+    """The drawn latencies on the critical path: per round trip, the slowest (from the round's first start)."""
+    return sum(max(c.start + c.drawn for c in g) - min(c.start for c in g) for g in rounds(calls))
+
+
 def emulator_time(calls: Sequence[Call]) -> float:
     """The emulator's own share of the wall time: not part of what AWS would take."""
     return union_length([(c.sent, c.answered) for c in calls if c.answered is not None])
-
-
-def modelled_aws_time(calls: Sequence[Call]) -> float:
-    """The injected latencies on the critical path (parallel calls counted once)."""
-    return union_length([(c.start, c.sent) for c in calls])
 
 
 class _Injector:
@@ -119,7 +135,7 @@ class _Injector:
         with self._lock:  # seeded; parallel threads may take their draws in either order
             delay = latency_of(service, operation).draw(self._rng)
         time.sleep(delay)
-        self.timeline.begin(Call(service, operation, start, time.perf_counter()))
+        self.timeline.begin(Call(service, operation, start, time.perf_counter(), delay))
 
     def before_parse(self, **_: Any) -> None:
         self.timeline.answered(time.perf_counter())

@@ -9,12 +9,19 @@ import pytest
 
 from infra.bench.aws_latency import DEFAULT, LATENCIES, SOURCES, Latency, latency_of
 from infra.bench.latency import DESIGNS, simulate
-from infra.bench.latency_model import Call, emulator_time, modelled_aws_time, rounds, union_length
+from infra.bench.latency_model import (
+    Call,
+    deployed_time,
+    drawn_critical_path,
+    emulator_time,
+    rounds,
+    union_length,
+)
 
 
-def call(name: str, start: float, sent: float, answered: float) -> Call:
+def call(name: str, start: float, sent: float, answered: float, drawn: float = 0.0) -> Call:
     service, operation = name.split(".")
-    return Call(service, operation, start, sent, answered)
+    return Call(service, operation, start, sent, drawn or sent - start, answered)
 
 
 def test_a_lognormal_drawn_many_times_has_the_median_and_p99_it_was_given():
@@ -42,7 +49,7 @@ def test_overlapping_calls_are_one_round_trip_and_the_rest_follow_in_order():
     timeline = [
         call("dynamodb.PutItem", 0.0, 5.0, 6.0),
         call("s3.PutObject", 10.0, 40.0, 42.0),
-        call("s3.PutObject", 10.5, 25.0, 27.0),  # in flight with the first object write
+        call("s3.PutObject", 10.5, 25.0, 27.0, drawn=14.0),  # in flight with the first; slept 0.5 too long
         call("dynamodb.TransactWriteItems", 50.0, 60.0, 61.0),
     ]
     groups = rounds(timeline)
@@ -51,8 +58,10 @@ def test_overlapping_calls_are_one_round_trip_and_the_rest_follow_in_order():
         ["s3.PutObject", "s3.PutObject"],
         ["dynamodb.TransactWriteItems"],
     ]
-    assert modelled_aws_time(timeline) == pytest.approx(5.0 + 30.0 + 10.0)  # the parallel writes count once
+    assert drawn_critical_path(timeline) == pytest.approx(5.0 + 30.0 + 10.0)  # the parallel writes count once
     assert emulator_time(timeline) == pytest.approx(1.0 + 2.0 + 2.0 + 1.0)
+    # 70 s of wall time, of which the three rounds spanned 6 + 32 + 11: replaced by 5 + 30 + 10
+    assert deployed_time(70.0, timeline) == pytest.approx(70.0 - 49.0 + 45.0)
 
 
 def test_calls_one_after_the_other_are_as_many_round_trips():
