@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import threading
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,6 +65,8 @@ def start_moto(port: int = 0, host: str = "127.0.0.1", *, quiet: bool = True) ->
         # werkzeug logs one line per AWS call; keep the terminal for the gateway's own lines.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
+    from infra.moto_transactions import serialise_dynamodb_requests
+
     serialise_dynamodb_requests()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
@@ -73,33 +74,6 @@ def start_moto(port: int = 0, host: str = "127.0.0.1", *, quiet: bool = True) ->
     endpoint = MotoEndpoint(server=server, url=f"http://{bound_host}:{bound_port}")
     reset_moto(endpoint.url)
     return endpoint
-
-
-_DYNAMODB_REQUESTS = threading.Lock()
-
-
-def serialise_dynamodb_requests() -> None:
-    """Run moto's DynamoDB requests one at a time (process-wide, once), as DynamoDB isolates transactions.
-
-    moto's TransactWriteItems backs up every table it touches with a deepcopy and restores the
-    copy if an item fails: a write from another server thread meanwhile breaks the copy
-    (`RuntimeError: dictionary changed size during iteration`, a 500) or is undone by the
-    restore. DynamoDB runs transactions with serializable isolation from other writes
-    (Developer Guide, "Isolation levels for DynamoDB transactions"); one lock around every
-    DynamoDB request gives the local stack the same. The server is bound by the GIL anyway.
-    """
-    from moto.dynamodb.responses import DynamoHandler
-
-    original = DynamoHandler.call_action
-    if getattr(original, "candor_serialised", False):
-        return
-
-    def call_action(self: Any) -> Any:
-        with _DYNAMODB_REQUESTS:
-            return original(self)
-
-    call_action.candor_serialised = True  # type: ignore[attr-defined]
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 def reset_moto(url: str) -> None:
