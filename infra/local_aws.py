@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import threading
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,39 +67,15 @@ def start_moto(port: int = 0, host: str = "127.0.0.1", *, quiet: bool = True) ->
         # werkzeug logs one line per AWS call; keep the terminal for the gateway's own lines.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    atomic_dynamodb_requests()
+    from infra.moto_transactions import serialise_dynamodb_requests
+
+    serialise_dynamodb_requests()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     endpoint = MotoEndpoint(server=server, url=f"http://{bound_host}:{bound_port}")
     reset_moto(endpoint.url)
     return endpoint
-
-
-_DYNAMODB_LOCK = threading.RLock()
-
-
-def atomic_dynamodb_requests() -> None:
-    """One DynamoDB request at a time in moto (idempotent; for the whole process).
-
-    DynamoDB applies each write atomically, its condition checked against the item as it is at
-    that moment; moto's server answers requests on parallel threads and checks a condition and
-    writes the item as separate steps, so two concurrent conditional puts could both succeed. With
-    several function instances running at once (`infra.instances`), that would be a race of the
-    emulator, not of Candor: serializing DynamoDB's requests gives back AWS's per-item atomicity.
-    """
-    from moto.dynamodb.responses import DynamoHandler
-
-    if getattr(DynamoHandler.call_action, "candor_atomic", False):
-        return
-    unlocked = DynamoHandler.call_action
-
-    def call_action(self: Any) -> Any:
-        with _DYNAMODB_LOCK:
-            return unlocked(self)
-
-    call_action.candor_atomic = True  # type: ignore[attr-defined]
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 def reset_moto(url: str) -> None:

@@ -4,16 +4,20 @@
 - the personal part in the personal bucket (no lock: erasure deletes it);
 - the index item in DynamoDB, with what auditor queries and reports need.
 
-Order matters: both objects first, the index item last. The index item is what makes a
-decision exist; objects without one (a crash between the writes) are never served, and the
-caller got a 503.
+Order matters: both objects first (concurrently: they do not depend on each other), the index
+item last. The index item is what makes a decision exist; objects without one (a failed or
+crashed write) are never served, and the caller got a 503. On the decision path the index put
+is not sent here but staged, and committed with the idempotency completion in one transaction
+(`functions/stores/decision_commit.py`).
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -22,11 +26,13 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from functions.coldstart import per_container
 from functions.domain.errors import DependencyUnavailable
 from functions.domain.index_shards import object_spread, shard_of, sharded
 from functions.domain.seal import canonical_json
 from functions.schemas.record import Envelope, ExplanationRecord, RecordedExplanation, SealedCompletion
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
+from functions.stores.decision_commit import stage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -162,20 +168,37 @@ class AwsRecordStore(RecordPlaces):
             raise ValueError("a new record carries its personal part")
         key = archive_key(record.envelope)
         item = index_item(record, key, shards=self.index_shards)
+        sealed = canonical_json(record.model_dump(exclude={"personal"}))
+        personal = canonical_json(record.personal)
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": {name: _serializer.serialize(value) for name, value in item.items()},
+            "ConditionExpression": "attribute_not_exists(decision_id)",
+        }
         try:
-            sealed = canonical_json(record.model_dump(exclude={"personal"}))
-            put_new_object(self.s3, self.bucket, key, sealed, self.kms_key_id)
-            personal = canonical_json(record.personal)
-            put_new_object(
-                self.s3, self.personal_bucket, personal_key(record.envelope.decision_id), personal, self.kms_key_id
+            self._put_objects(
+                (self.bucket, key, sealed), (self.personal_bucket, personal_key(record.envelope.decision_id), personal)
             )
-            self.dynamodb.put_item(
-                TableName=self.table,
-                Item={name: _serializer.serialize(value) for name, value in item.items()},
-                ConditionExpression="attribute_not_exists(decision_id)",
-            )
+            if not stage(put):  # inside a decision's commit, the transaction writes it
+                self.dynamodb.put_item(**put)
         except (ClientError, BotoCoreError) as error:
             raise DependencyUnavailable(f"the record could not be stored: {_reason(error)}") from error
+
+    def _put_objects(self, *objects: tuple[str, str, bytes]) -> None:
+        """Every (bucket, key, body) at once; returns when all are stored, raises the first failure.
+
+        It waits for every write, failed or not, so that nothing is still being written when the
+        caller answers (a 503 included).
+        """
+        futures = [  # each in a copy of the caller's context (contextvars), as if it ran inline
+            _object_writers().submit(
+                contextvars.copy_context().run, put_new_object, self.s3, bucket, key, body, self.kms_key_id
+            )
+            for bucket, key, body in objects
+        ]
+        failures = [error for error in (future.exception() for future in futures) if error is not None]
+        if failures:
+            raise failures[0]
 
     def get(self, decision_id: str) -> StoredRecord | None:
         """The index item and the full record from the archive; None when the decision does not exist.
@@ -215,6 +238,12 @@ class AwsRecordStore(RecordPlaces):
         """
         body = self.s3.get_object(Bucket=self.personal_bucket, Key=personal_key(decision_id))["Body"].read()
         return dict(json.loads(body))
+
+
+@per_container
+def _object_writers() -> ThreadPoolExecutor:
+    """Threads for the object writes of a record (boto3 clients are thread-safe); idle between calls."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="candor-object-writes")
 
 
 @dataclass(frozen=True)

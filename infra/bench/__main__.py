@@ -11,7 +11,17 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from infra.bench import black_box, cold_start, middleware, partitions, reports_scale, shap_speed, size, throughput
+from infra.bench import (
+    black_box,
+    cold_start,
+    latency,
+    middleware,
+    partitions,
+    reports_scale,
+    shap_speed,
+    size,
+    throughput,
+)
 from infra.bench.report import markdown, results, text
 from infra.bench.stats import Figure, Row, machine
 
@@ -24,6 +34,7 @@ FIGURES: list[tuple[int, str, Callable[[bool], Figure]]] = [
     (6, "local stack throughput", throughput.run),
     (7, "deployment size", size.run),
     (8, "partitions", partitions.run),
+    (9, "chat-turn latency under an AWS latency model", latency.run),
 ]
 
 

@@ -3,8 +3,9 @@
 Candor: `infra.local_stack.LocalStack` (handlers behind the local gateway, records in moto),
 several client threads posting `ticket-router` decisions with fresh request_ids. Ceiling:
 the same threads calling the same moto server with boto3, per decision the writes Candor
-makes (idempotency PutItem, S3 PutObject of the record, records PutItem, idempotency
-UpdateItem), with a record and index item copied from one Candor stored. Rounds alternate.
+makes (idempotency PutItem, S3 PutObject of the record and of a personal part, then one
+TransactWriteItems: the index item's Put and the idempotency completion), with a record and
+index item copied from one Candor stored. Rounds alternate.
 """
 
 from __future__ import annotations
@@ -97,18 +98,29 @@ def moto_round(pool: ThreadPoolExecutor, stack: Any, sample: tuple[dict[str, Any
             ServerSideEncryption="aws:kms", SSEKMSKeyId=env["CANDOR_KMS_KEY_ID"], ChecksumAlgorithm="SHA256",
             ChecksumSHA256=checksum, IfNoneMatch="*",
         )  # fmt: skip
-        dynamodb.put_item(
-            TableName=env["CANDOR_RECORDS_TABLE"],
-            Item=item | {"decision_id": {"S": decision_id}, "archive_key": {"S": key}},
-            ConditionExpression="attribute_not_exists(decision_id)",
-        )
-        dynamodb.update_item(
-            TableName=env["CANDOR_IDEMPOTENCY_TABLE"],
-            Key=idempotency_key,
-            UpdateExpression="SET #s = :s, #d = :d",
-            ExpressionAttributeNames={"#s": "status", "#d": "data"},
-            ExpressionAttributeValues={":s": {"S": "COMPLETED"}, ":d": {"S": body[:2000].decode(errors="ignore")}},
-        )
+        s3.put_object(
+            Bucket=env["CANDOR_PERSONAL_BUCKET"], Key=f"personal/{decision_id}.json", Body=body[:500],
+            ContentType="application/json", ServerSideEncryption="aws:kms", SSEKMSKeyId=env["CANDOR_KMS_KEY_ID"],
+            IfNoneMatch="*",
+        )  # fmt: skip
+        index = {
+            "TableName": env["CANDOR_RECORDS_TABLE"],
+            "Item": item | {"decision_id": {"S": decision_id}, "archive_key": {"S": key}},
+            "ConditionExpression": "attribute_not_exists(decision_id)",
+        }
+        completion = {
+            "TableName": env["CANDOR_IDEMPOTENCY_TABLE"],
+            "Key": idempotency_key,
+            "UpdateExpression": "SET #s = :s, #d = :d",
+            "ConditionExpression": "#s = :inprogress",
+            "ExpressionAttributeNames": {"#s": "status", "#d": "data"},
+            "ExpressionAttributeValues": {
+                ":s": {"S": "COMPLETED"},
+                ":d": {"S": body[:2000].decode(errors="ignore")},
+                ":inprogress": {"S": "INPROGRESS"},
+            },
+        }
+        dynamodb.transact_write_items(TransactItems=[{"Put": index}, {"Update": completion}])
 
     return _in_threads(pool, writes, total)
 

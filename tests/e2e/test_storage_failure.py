@@ -38,9 +38,12 @@ def failing(client, operation: str, fault: Callable[[str], Exception] = unreacha
 FAULTS = [
     (aws_clients.s3, "PutObject", unreachable),  # archive unreachable: nothing written
     (aws_clients.s3, "PutObject", refused("KMS.KMSInvalidStateException")),  # the records key is disabled
-    (aws_clients.dynamodb, "PutItem", unreachable),  # a crash between the object writes and the index write
-    (aws_clients.dynamodb, "PutItem", refused("ProvisionedThroughputExceededException")),  # throttled
-    (aws_clients.dynamodb, "PutItem", refused("ThrottlingException")),
+    (aws_clients.dynamodb, "PutItem", unreachable),  # the idempotency lock cannot be taken: nothing decided
+    # The index item and the idempotency completion, one transaction: a failure after the object writes.
+    (aws_clients.dynamodb, "TransactWriteItems", unreachable),
+    (aws_clients.dynamodb, "TransactWriteItems", refused("ProvisionedThroughputExceededException")),  # throttled
+    (aws_clients.dynamodb, "TransactWriteItems", refused("ThrottlingException")),
+    (aws_clients.dynamodb, "TransactWriteItems", refused("TransactionCanceledException")),
 ]
 
 
@@ -56,6 +59,6 @@ def test_a_failed_write_gives_503_and_a_retry_converges_to_one_record(api, clien
     assert "decision_id" not in response.text
     assert api.stored()[0] == items_before  # no index item: the decision does not exist
 
-    retry = api.decide(model_id, request)  # the idempotency lock was released with the failure
+    retry = api.decide(model_id, request)  # the idempotency lock was released with the failure (or never taken)
     assert retry.status_code == 200
     assert api.stored()[0] == items_before + 1

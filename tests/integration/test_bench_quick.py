@@ -37,7 +37,7 @@ def test_quick_bench_writes_a_well_formed_results_file(tmp_path: Path):
     assert results["quick"] is True
     assert {"date", "python", "platform", "cores"} <= set(results["machine"])
     figures = {figure["number"]: figure for figure in results["figures"]}
-    assert sorted(figures) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert sorted(figures) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert all(figure["available"] for figure in figures.values())
     for figure in figures.values():
         assert figure["title"]
@@ -53,6 +53,7 @@ def test_quick_bench_writes_a_well_formed_results_file(tmp_path: Path):
             if "median" in row:
                 assert row["runs"] >= 1
                 assert row["p10"] <= row["median"] <= row["p90"]
-    assert out.with_suffix(".md").read_text().count("\n| **") == 8
+    assert out.with_suffix(".md").read_text().count("\n| **") == 9
     assert "7. Deployment size" in done.stdout
     assert figures[8]["goal_met"] is True  # the simulation, not a timing: 10,000 decisions/s fit the partitions
+    assert "9. Chat-turn latency under an AWS latency model" in done.stdout

@@ -8,11 +8,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
 from functions.api.auth import IAM_AUTH, Role, requires
 from functions.api.decision_dependencies import decision_services
@@ -22,7 +18,10 @@ from functions.domain.decide import decide
 from functions.domain.inputs import validate_inputs
 from functions.schemas.api import DecisionRequest, DecisionResponse
 from functions.schemas.settings import decision_settings
+from functions.stores import aws_clients
+from functions.stores.decision_commit import one_commit
 from functions.stores.idempotency_keys import DECISION_KEY_PREFIX
+from functions.stores.transactional_idempotency import TransactionalPersistenceLayer
 
 router = Router()
 metrics = Metrics()
@@ -59,8 +58,14 @@ def _idempotency_config() -> IdempotencyConfig:
 
 @per_container
 def idempotent_decide() -> Any:
-    """`_decide_once` behind Powertools Idempotency: a replay returns the stored first answer."""
-    store = DynamoDBPersistenceLayer(table_name=decision_settings().idempotency_table)
+    """`_decide_once` behind Powertools Idempotency: a replay returns the stored first answer.
+
+    Its success update also commits the decision's index item, in one transaction
+    (`functions/stores/decision_commit.py`), on the function's own DynamoDB client.
+    """
+    store = TransactionalPersistenceLayer(
+        table_name=decision_settings().idempotency_table, boto3_client=aws_clients.dynamodb()
+    )
     return idempotent_function(
         _decide_once,
         data_keyword_argument="data",
@@ -97,4 +102,6 @@ def post_decision(
     validate_inputs(decision_services().models.runtime(model_id).manifest, request.inputs)  # 404/422 keep no state
     _idempotency_config().register_lambda_context(router.lambda_context)  # in-progress locks expire with the Lambda
     data = {"model_id": model_id, "request": request.model_dump(mode="json"), "links_base": _links_base()}
-    return DecisionResponse.model_validate(idempotent_decide()(data=data))
+    with one_commit():  # the record's index item goes out with the idempotency completion
+        answer = idempotent_decide()(data=data)
+    return DecisionResponse.model_validate(answer)
