@@ -1,5 +1,9 @@
 # Image of DecisionsFunction and ExplanationWorkerFunction (template.yaml): shap, numpy and LightGBM
 # exceed the 250 MB zip limit. Built by `sam build` with DockerContext "." (the repository root).
+# This is the black-box image: every explainer, shap's sampling ones included (remote models, deferred
+# jobs). A deployment whose manifests are all exact (tree_shap, linear_shap) can build the decisions
+# function from infra/decisions-exact.Dockerfile instead: no shap stack, a smaller image and a faster
+# cold start (docs/deploy.md, docs/benchmarks.md).
 #
 # Base: Lambda's OS-only Amazon Linux 2023 image with AL2023's own Python 3.11, not
 # public.ecr.aws/lambda/python:3.11. That image is Amazon Linux 2 (glibc 2.26), and the locked numpy,
@@ -14,15 +18,15 @@ RUN dnf install -y python3.11 python3.11-pip libgomp && dnf clean all
 
 WORKDIR ${LAMBDA_TASK_ROOT}
 
-# Runtime dependencies of pyproject.toml (no dev extras) and awslambdaric, the runtime interface
+# Runtime dependencies of pyproject.toml with its black-box extra (shap) and awslambdaric, the runtime interface
 # client that AWS's python images carry and an OS-only image must bring, from the hash-pinned locks
 # `make lock` resolves for linux / Python 3.11; wheels only. Installed beside the code: the working
 # directory, first on the path of `python -m awslambdaric`. Their own layer, rebuilt only when a
 # lock changes.
-COPY requirements/runtime.lock requirements/image.lock /tmp/
+COPY requirements/black-box.lock requirements/image.lock /tmp/
 RUN python3.11 -m pip install --no-cache-dir --require-hashes --only-binary=:all: --target ${LAMBDA_TASK_ROOT} \
-        -r /tmp/runtime.lock -r /tmp/image.lock \
-    && rm /tmp/runtime.lock /tmp/image.lock
+        -r /tmp/black-box.lock -r /tmp/image.lock \
+    && rm /tmp/black-box.lock /tmp/image.lock
 
 # The code itself is copied, not installed: the handler imports it from LAMBDA_TASK_ROOT.
 COPY functions/ ${LAMBDA_TASK_ROOT}/functions/

@@ -15,7 +15,7 @@ from pathlib import Path
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from functions.api.app import build_app
-from functions.api.auth import SECURITY_SCHEMES
+from functions.api.auth import security_schemes
 from functions.api.routes import audit, catalog, customer, decisions, privacy, report_page
 
 COMMON = (
@@ -66,7 +66,7 @@ def _true_validation_errors(doc: dict) -> dict:
 
 def document(name: str = "openapi.json") -> dict:
     title, routers, description = APIS[name]
-    schemes = SECURITY_SCHEMES if name == "openapi.json" else None  # the customer API is not IAM-authorized
+    schemes = security_schemes() if name == "openapi.json" else None  # the customer API is not IAM-authorized
     generated = build_app(*routers).get_openapi_json_schema(
         title=title, version="1.0.0", description=description, security_schemes=schemes
     )

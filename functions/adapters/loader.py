@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 from typing import Any
 
 from functions.adapters.in_process import ReadFile, load_runtime, read_pinned
@@ -13,6 +14,12 @@ from functions.schemas.manifest import ModelManifest
 
 def load_model(manifest: ModelManifest, read: ReadFile) -> ModelRuntime:
     """The runtime for `manifest`, its pinned files read through `read` (the registry's loader)."""
+    if not manifest.explainer.exact and find_spec("shap") is None:
+        # The exact image (infra/decisions-exact.Dockerfile) leaves shap out: say so, not a bare ImportError later.
+        raise ManifestError(
+            f"model {manifest.id}: explainer {manifest.explainer.method} needs shap, which this image does not "
+            "carry; serve it from the black-box image (infra/decisions.Dockerfile, the `black-box` extra)"
+        )
     if manifest.adapter.type == "in_process":
         return load_runtime(manifest, read)
     if manifest.adapter.type == "python_callable":

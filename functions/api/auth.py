@@ -9,30 +9,42 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, SecurityScheme
 
 from functions.api.errors import HttpError
 from functions.schemas.settings import CatalogSettings, catalog_settings
 
-# How the main API authenticates, for its OpenAPI document: API Gateway's IAM authorization reads the
-# SigV4 signature in the Authorization header; the local stack reads `Bearer <token>` from the same header.
-SECURITY_SCHEMES: dict[str, SecurityScheme] = {
-    "sigv4": APIKey.model_validate(
-        {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "SigV4 as the candor-chatbot, candor-auditor or candor-privacy IAM role; on the local "
-            "stack `Bearer <token>`. No credentials: 401; another role's: 403.",
-            "x-amazon-apigateway-authtype": "awsSigv4",
-        }
-    )
-}
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme
+
 IAM_AUTH: list[dict[str, list[str]]] = [{"sigv4": []}]
+
+
+def security_schemes() -> dict[str, SecurityScheme]:
+    """How the main API authenticates, for its OpenAPI document (`IAM_AUTH` names it).
+
+    API Gateway's IAM authorization reads the SigV4 signature in the Authorization header; the local
+    stack reads `Bearer <token>` from the same header. Built on demand: Powertools' OpenAPI models
+    take ~0.2 s to import, which no function pays at cold start for a document only `make openapi` writes.
+    """
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey
+
+    return {
+        "sigv4": APIKey.model_validate(
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "SigV4 as the candor-chatbot, candor-auditor or candor-privacy IAM role; on the local "
+                "stack `Bearer <token>`. No credentials: 401; another role's: 403.",
+                "x-amazon-apigateway-authtype": "awsSigv4",
+            }
+        )
+    }
 
 
 class Role(StrEnum):

@@ -7,16 +7,17 @@ visibility timeout, and after the queue's maxReceiveCount they move to the dead-
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.worker_dependencies import worker_services
+from functions.tracing import handler_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()
 metrics = Metrics()
 # A batch whose every message failed is reported like any other (all listed as failures) rather
 # than raised: the retry is the same, and the Errors metric stays for crashes of the worker itself.

@@ -6,13 +6,14 @@ kept longer than the archive's default retention.
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.integrity_service import integrity_service
+from functions.tracing import handler_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = handler_tracer()
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -23,6 +23,7 @@ beyond a few per kind are deleted.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -402,9 +403,17 @@ def _build_image(spec: tpl.FunctionSpec) -> Artifact:
     )
 
 
-def build(logical_id: str) -> Artifact:
-    """The function's artifact as `sam build` makes it (from the cache when its inputs are unchanged)."""
+def build(logical_id: str, dockerfile: str | None = None) -> Artifact:
+    """The function's artifact as `sam build` makes it (from the cache when its inputs are unchanged).
+
+    `dockerfile`: an image function built from another Dockerfile of its context than its Metadata names
+    (the decisions function's exact image, infra/decisions-exact.Dockerfile).
+    """
     spec = tpl.functions()[logical_id]
+    if dockerfile is not None:
+        if spec.package_type != "Image":
+            raise BuildError(f"{logical_id} is not an image function: it has no Dockerfile to replace")
+        spec = dataclasses.replace(spec, dockerfile=dockerfile)
     if spec.package_type == "Image":
         return _build_image(spec)
     if spec.build_method == "makefile":

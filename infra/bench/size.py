@@ -1,9 +1,11 @@
 """Figure 7: installed size of each function's dependency closure, against Lambda's 250 MB unzipped limit.
 
-Decisions: the runtime dependencies of pyproject.toml. Catalog: what the Makefile's
-`build-CatalogFunction` installs. Full mode installs each with `pip install --target` for
-Lambda's platform (manylinux2014_x86_64, CPython 3.11), as that recipe does; quick mode (and
-full mode without an index) sums the same closure from this virtualenv's installed files.
+Decisions: the runtime dependencies of pyproject.toml with its `black-box` extra (the black-box
+image, infra/decisions.Dockerfile) and without it (decisions-exact: infra/decisions-exact.Dockerfile).
+Catalog: what the Makefile's `build-CatalogFunction` installs. Full mode installs each with
+`pip install --target` for Lambda's platform (manylinux2014_x86_64, CPython 3.11), as that recipe
+does; quick mode (and full mode without an index) sums the same closure from this virtualenv's
+installed files.
 Both leave out `__pycache__`, as the recipe deletes it.
 """
 
@@ -27,8 +29,11 @@ ZIP_PLATFORM = "manylinux2014_x86_64"  # the Makefile's build-CatalogFunction
 MUST_NOT_NEED = {"shap", "numpy", "lightgbm", "scipy", "pandas", "scikit-learn"}
 
 
-def decisions_requirements() -> list[str]:
-    return list(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])
+def decisions_requirements(black_box: bool = True) -> list[str]:
+    """The decisions image's requirements: pyproject's runtime dependencies, with the `black-box` extra or not."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extra = project["optional-dependencies"]["black-box"] if black_box else []
+    return list(project["dependencies"]) + list(extra)
 
 
 def catalog_requirements() -> list[str]:
@@ -92,9 +97,11 @@ def run(quick: bool) -> Figure:
         "the small functions need no shap, numpy or model library",
     )
     met = True
+    image_platforms = (ZIP_PLATFORM, "manylinux_2_28_x86_64")
     for function, requirements, small, platforms in (
         # LightGBM 4 ships manylinux_2_28 wheels only: the decisions image is not a manylinux2014 zip anyway.
-        ("decisions", decisions_requirements(), False, (ZIP_PLATFORM, "manylinux_2_28_x86_64")),
+        ("decisions", decisions_requirements(), False, image_platforms),
+        ("decisions-exact", decisions_requirements(black_box=False), False, image_platforms),
         ("catalog", catalog_requirements(), True, (ZIP_PLATFORM,)),
     ):
         names = closure(requirements)

@@ -228,3 +228,27 @@ def test_a_decision_from_the_image_is_read_by_the_zips(aws: dict[str, str]):
     assert view["statusCode"] == 200, view["body"][:2000]
     assert json.loads(view["body"])["decision_id"] == decision_id
     assert appeal["statusCode"] == 201, appeal["body"][:2000]
+
+
+EXACT_DOCKERFILE = "infra/decisions-exact.Dockerfile"
+
+
+def test_the_exact_image_answers_exact_models_without_shap(aws: dict[str, str], dev_only: frozenset[str]):
+    """The decisions function built from the exact image (no `black-box` extra) explains tree and linear models."""
+    from infra.bench.cold_start import black_box_only_modules
+
+    artifact = artifacts.build("DecisionsFunction", dockerfile=EXACT_DOCKERFILE)
+    sizes = json.loads(SIZES.read_text(encoding="utf-8")) if SIZES.exists() else {}
+    sizes[f"DecisionsFunction ({EXACT_DOCKERFILE})"] = artifacts.sizes_report([artifact])["DecisionsFunction"]
+    artifacts.write_sizes(sizes, SIZES)
+    assert not artifact.distributions & {"shap", "numba", "llvmlite", "pandas", "scikit-learn"}
+    assert {"lightgbm", "numpy"} <= artifact.distributions
+    events = [(name, _load(name)) for name in ("decision-refund.json", "decision-ticket-router-en.json")]
+    # Nothing of shap's stack may be importable from it, nor be needed: both exact models answer 200.
+    forbidden = forbidden_imports(dev_only) | black_box_only_modules()
+    outcome = invoke.run(artifact, events, aws, forbidden_imports=forbidden)
+    assert_ran_from_its_artifact(artifact, outcome)
+    for name, _ in events:
+        response = outcome.invocations[name]["response"]
+        assert response["statusCode"] == 200, response["body"][:2000]
+        assert json.loads(response["body"])["explanation"]["exact"] is True

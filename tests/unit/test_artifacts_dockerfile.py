@@ -31,13 +31,20 @@ def actions(plan: docker.ImagePlan, kind: type) -> list:
     return [action for step in plan.steps for action in step.actions if isinstance(action, kind)]
 
 
-def test_the_decisions_image_installs_both_locks_beside_the_code_and_starts_awslambdaric():
-    plan = docker.plan(REPO / "infra" / "decisions.Dockerfile")
+@pytest.mark.parametrize(
+    ("dockerfile", "lock"),
+    [
+        ("decisions.Dockerfile", "/tmp/black-box.lock"),  # the black-box image: the `black-box` extra (shap)
+        ("decisions-exact.Dockerfile", "/tmp/runtime.lock"),  # the exact image: no extra
+    ],
+)
+def test_the_decisions_images_install_their_locks_beside_the_code_and_start_awslambdaric(dockerfile, lock):
+    plan = docker.plan(REPO / "infra" / dockerfile)
     assert plan.base.glibc >= (2, 28)  # the locked numpy, scipy and LightGBM wheels need it
     assert plan.python == "3.11"
     [pip] = actions(plan, docker.PipInstall)
     assert pip.target == plan.workdir == "/var/task"
-    assert pip.requirement_files == ("/tmp/runtime.lock", "/tmp/image.lock")
+    assert pip.requirement_files == (lock, "/tmp/image.lock")
     assert "--only-binary=:all:" in pip.flags
     copied = {c.destination for c in actions(plan, docker.Copy)}
     assert {"/var/task/functions/", "/var/task/explainers/", "/var/task/models/"} <= copied
@@ -120,3 +127,12 @@ def test_copy_follows_dockerignore_and_never_writes_into_an_existing_file(tmp_pa
     assert existing.read_text() == "new"
     assert layer_copy.read_text() == "old"
     assert not (root / "var" / "task" / "functions" / "__pycache__").exists()
+
+
+def test_only_the_black_box_lock_pins_shaps_stack():
+    from infra.artifacts import locked_names
+
+    stack = {"shap", "numba", "llvmlite", "pandas", "scikit-learn"}
+    assert stack <= locked_names(REPO / "requirements" / "black-box.lock")
+    assert not stack & locked_names(REPO / "requirements" / "runtime.lock")
+    assert {"lightgbm", "numpy", "scipy"} <= locked_names(REPO / "requirements" / "runtime.lock")

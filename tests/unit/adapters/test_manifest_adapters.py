@@ -153,3 +153,20 @@ def test_an_in_process_manifest_is_not_a_remote_model() -> None:
     manifest = ModelManifest.model_validate_json((MODELS_DIR / "refund-decision" / "manifest.json").read_bytes())
     with pytest.raises(ManifestError, match="not a remote model"):
         remote_model(manifest, _no_files)
+
+
+def _read_bundled(model_id: str):
+    return lambda path: (MODELS_DIR / model_id / path).read_bytes()
+
+
+def test_without_shap_a_sampled_explainer_is_refused_naming_the_black_box_image(monkeypatch) -> None:
+    """The exact image carries no shap: a manifest that needs it fails to load with a 503's clear message."""
+    from functions.adapters import loader
+
+    monkeypatch.setattr(loader, "find_spec", lambda name: None if name == "shap" else object())
+    manifest = ModelManifest.model_validate(_document("refund-decision", HTTPS))
+    with pytest.raises(ManifestError, match=r"needs shap.*infra/decisions\.Dockerfile"):
+        loader.load_model(manifest, _read_bundled("refund-decision"))
+    exact = ModelManifest.model_validate(json.loads((MODELS_DIR / "refund-decision" / "manifest.json").read_bytes()))
+    assert exact.explainer.exact
+    assert loader.load_model(exact, _read_bundled("refund-decision")).predict  # exact models still load
