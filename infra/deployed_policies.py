@@ -52,7 +52,7 @@ def arn_of(logical_id: str, kind: str | None = None, name: str | None = None) ->
         "AWS::Logs::LogGroup": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name or logical_id}:*",
         "AWS::Lambda::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}",
         "AWS::Events::Rule": f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{logical_id}",
-        "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{logical_id}",
+        "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{STACK}-{logical_id}-ABCDEF12",  # a generated name
     }
     service = kind.split("::")[1].lower() if kind.count("::") == 2 else "unknown"
     return by_kind.get(kind, f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{logical_id}")

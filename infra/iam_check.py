@@ -87,7 +87,11 @@ def remote_parameters(requests: Iterable[Request], template_arns: set[str]) -> d
     """Every optional parameter filled as docs/deploy.md says, with the remote resources the calls reached."""
     models: set[str] = set()
     secrets: set[str] = set()
+    folders: set[tuple[str, str]] = set()  # (bucket, prefix) of model folders read from a bucket of the deployer's
     for request in requests:
+        if request.action == "s3:GetObject" and request.resource.split("/", 1)[0] not in template_arns:
+            bucket, _, key = request.resource[len("arn:aws:s3:::") :].partition("/")
+            folders.add((bucket, "/".join(key.split("/")[:-2])))  # <prefix>/<model_id>/<file>
         if request.action == "sagemaker:InvokeEndpoint":
             models.add(request.resource)
         elif request.action == "lambda:InvokeFunction":
@@ -96,7 +100,12 @@ def remote_parameters(requests: Iterable[Request], template_arns: set[str]) -> d
             request.resource not in template_arns
         ):
             secrets.add(request.resource)
+    if len(folders) > 1:
+        raise ValueError(f"model folders read from more than one bucket or prefix: {sorted(folders)}")
+    bucket, prefix = next(iter(folders), ("", "models"))
     return {
+        "ModelsBucket": bucket,
+        "ModelsPrefix": prefix,
         "RemoteModelArns": ",".join(sorted(models)),
         "RemoteModelSecretArns": ",".join(sorted(secrets)),
         "RemoteModelSecretsKeyArn": REMOTE_SECRETS_KEY,

@@ -29,6 +29,7 @@ from typing import Any
 
 from functions.schemas.settings import BUNDLED, BUNDLED_MODELS
 from functions.stores.model_registry import locations
+from infra import aws_calls
 from infra import template as tpl
 from infra.function_logs import FunctionLogs, installed
 from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens
@@ -105,6 +106,8 @@ class LocalStack:
             self._moto = start_moto(self.aws_port, self.host)
             self.aws_url = self._moto.url
             if self.aws_semantics:  # before any handler builds its clients
+                # Each function's calls are recorded as IAM requests when CANDOR_AWS_CALLS names a file.
+                aws_calls.install()
                 self._semantics = contextlib.ExitStack()
                 self._semantics.enter_context(s3_semantics_installed(S3Semantics.from_template(self.template_path)))
             self._logs = installed(self.logs_dir)

@@ -9,6 +9,7 @@ runs last and evaluates them against the template's policies.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -19,10 +20,16 @@ RECORDING = REPO_ROOT / "test-output" / "aws-calls.jsonl"
 IAM_CHECK = "tests/test_iam_check.py"
 
 
+def recording() -> Path:
+    """This session's recording: CANDOR_AWS_CALLS if set (e.g. to keep parallel runs apart), else RECORDING."""
+    return Path(os.environ.get(aws_calls.ENV_VAR) or RECORDING)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    RECORDING.parent.mkdir(parents=True, exist_ok=True)
-    RECORDING.unlink(missing_ok=True)
-    os.environ[aws_calls.ENV_VAR] = str(RECORDING)
+    path = recording()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    os.environ[aws_calls.ENV_VAR] = str(path)
     aws_calls.install()
 
 
