@@ -24,6 +24,7 @@ each invocation inside `running(function)`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import threading
@@ -139,6 +140,12 @@ def read(path: Path | str) -> list[dict[str, Any]]:
 
 def _physical_ids() -> dict[str, str]:
     """Local identifiers of the template's keys and secrets (from the functions' environment) -> deployed ARNs."""
+    return _physical_ids_for(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CANDOR_"))))
+
+
+@functools.lru_cache(maxsize=16)
+def _physical_ids_for(environment: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    del environment  # the cache key: the same environment names the same local resources
     document = tpl.template()
     kinds = {"AWS::KMS::Key", "AWS::SecretsManager::Secret"}
     resources = document["Resources"]

@@ -206,9 +206,14 @@ def check(entries: Iterable[Mapping[str, Any]]) -> Report:
     template_arns = {arn_of(logical_id, r["Type"]) for logical_id, r in defaults.resources.items()}
     parameters = remote_parameters(recorded, template_arns)
     remote = DeployedPolicies.for_parameters(parameters)
-    remote_actions = {"sagemaker:InvokeEndpoint", "lambda:InvokeFunction", "ssm:GetParameter"}
+    # Under the defaults: what touches only the stack's own resources (no remote model, secret or models bucket).
+    remote_secrets = set(parameters["RemoteModelSecretArns"].split(","))
     everywhere = [
-        r for r in recorded if r.action not in remote_actions and r.resource not in parameters["RemoteModelSecretArns"]
+        r
+        for r in recorded
+        if r.action not in {"sagemaker:InvokeEndpoint", "lambda:InvokeFunction"}
+        and r.resource not in remote_secrets
+        and not (r.resource.startswith("arn:aws:s3:::") and r.resource.split("/", 1)[0] not in template_arns)
     ]
     derived_defaults = OnBehalf(defaults, {}).derive(everywhere)
     derived_remote = OnBehalf(remote, parameters).derive(recorded)
