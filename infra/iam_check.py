@@ -174,26 +174,36 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def unused_grants(deployed: DeployedPolicies, allowed: Iterable[Request]) -> list[Grant]:
-    """Each (action, resource) an Allow statement of a function's role grants that no allowed request of it used."""
+    """Each (action, resource) an Allow statement grants that no allowed request of a role holding it used.
+
+    A managed policy on several roles (the remote models' to the decisions function and the worker) is
+    one grant: it is used when any of its roles used it.
+    """
     by_function: dict[str, list[Request]] = {}
     for request in allowed:
         if request.function:
             by_function.setdefault(request.function, []).append(request)
-    unused = []
+    holders: dict[str, list[str]] = {}
+    documents: dict[str, Mapping[str, Any]] = {}
     for function in sorted(deployed.functions()):
-        used = by_function.get(function, [])
         for policy_name, document in deployed.identity_policies(function):
-            for statement in _as_list(document.get("Statement") or []):
-                if statement.get("Effect") != "Allow":
-                    continue
-                for action in _as_list(statement.get("Action") or []):
-                    for resource in _as_list(statement.get("Resource") or []):
-                        if not any(
-                            fnmatch.fnmatchcase(r.action.lower(), str(action).lower())
-                            and fnmatch.fnmatchcase(r.resource, str(resource))
-                            for r in used
-                        ):
-                            unused.append(Grant(function, policy_name, str(statement.get("Sid", "")), action, resource))
+            holders.setdefault(policy_name, []).append(function)
+            documents[policy_name] = document
+    unused = []
+    for policy_name, document in documents.items():
+        used = [r for function in holders[policy_name] for r in by_function.get(function, [])]
+        for statement in _as_list(document.get("Statement") or []):
+            if statement.get("Effect") != "Allow":
+                continue
+            for action in _as_list(statement.get("Action") or []):
+                for resource in _as_list(statement.get("Resource") or []):
+                    if not any(
+                        fnmatch.fnmatchcase(r.action.lower(), str(action).lower())
+                        and fnmatch.fnmatchcase(r.resource, str(resource))
+                        for r in used
+                    ):
+                        who = "+".join(holders[policy_name])
+                        unused.append(Grant(who, policy_name, str(statement.get("Sid", "")), action, resource))
     return unused
 
 

@@ -28,7 +28,8 @@ def recording() -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     path = recording()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
+    if not os.environ.get("CANDOR_AWS_CALLS_KEEP"):  # set it to check an earlier recording (make demo's, say)
+        path.unlink(missing_ok=True)
     os.environ[aws_calls.ENV_VAR] = str(path)
     aws_calls.install()
 
