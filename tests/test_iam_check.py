@@ -41,8 +41,10 @@ ACCEPTED_UNUSED = {
 
 def _say(request: pytest.FixtureRequest, line: str) -> None:
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():  # shown even when pytest captures output
+            reporter.write_line(line)
 
 
 @pytest.fixture(scope="module")
