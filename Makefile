@@ -11,7 +11,7 @@ PORT ?= 3000
 AWS_PORT ?= 4566
 export PORT AWS_PORT
 
-.PHONY: help install browser test lint typecheck cfn-lint template-security unit integration e2e demo serve train lock openapi clean
+.PHONY: help install browser iam-simulator test lint typecheck cfn-lint template-security unit integration e2e demo serve train lock openapi clean
 
 help:  ## this list
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,7 +44,17 @@ $(CHECKOV_STAMP): requirements/checkov.lock | $(STAMP)
 template-security: $(CHECKOV_STAMP)  ## checkov over template.yaml: zero failed checks (skips justified in Metadata)
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
-test: lint typecheck cfn-lint template-security browser  ## the whole gate: lint, types, template, all test tiers
+# The IAM policy evaluator (tests/test_iam_check.py): @cloud-copilot/iam-simulate from npm, the version
+# pinned in infra/iam-simulator/package-lock.json, run with the machine's node (20 or later).
+IAM_SIMULATOR_STAMP := infra/iam-simulator/node_modules/.installed-$(shell cat infra/iam-simulator/package-lock.json | sha256sum | cut -c1-16)
+$(IAM_SIMULATOR_STAMP): infra/iam-simulator/package-lock.json
+	command -v node >/dev/null || { echo "node 20 or later is needed for the IAM check" >&2; exit 1; }
+	cd infra/iam-simulator && npm ci --no-audit --no-fund --loglevel=error
+	rm -f infra/iam-simulator/node_modules/.installed-* && touch $@
+
+iam-simulator: $(IAM_SIMULATOR_STAMP)  ## install the IAM policy evaluator (npm ci in infra/iam-simulator)
+
+test: lint typecheck cfn-lint template-security browser iam-simulator  ## the whole gate: lint, types, template, all test tiers
 	$(BIN)/pytest
 
 browser:  ## headless Chromium for the page tests (Debian's package; CI runs as root)
@@ -84,7 +94,7 @@ lock: install  ## re-resolve requirements/*.lock from pyproject.toml
 	$(BIN)/uv pip compile requirements/image.in --generate-hashes --python-version 3.11 --python-platform linux -o requirements/image.lock -q
 
 clean:  ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output infra/iam-simulator/node_modules
 
 # The zips' Python, compiled once at build time after the copied __pycache__ are gone: Lambda's
 # /var/task is read-only, so without .pyc every cold start compiles everything it imports (the

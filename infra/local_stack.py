@@ -29,6 +29,7 @@ from typing import Any
 
 from functions.schemas.settings import BUNDLED, BUNDLED_MODELS
 from functions.stores.model_registry import locations
+from infra import aws_calls
 from infra import template as tpl
 from infra.function_logs import FunctionLogs, installed
 from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens
@@ -46,6 +47,7 @@ INSTANCES_ENV = "CANDOR_LOCAL_INSTANCES"  # `make serve INSTANCES=4`
 # is stopped at this multiple of its function's Timeout (1: exactly Lambda's limit).
 TIMEOUT_SCALE_ENV = "CANDOR_LOCAL_TIMEOUT_SCALE"
 S3_SEMANTICS_HOOK = "infra.s3_semantics.in_worker"
+AWS_CALLS_HOOK = "infra.aws_calls.in_worker"  # records each worker's calls for the IAM check
 
 
 class LocalStack:
@@ -108,7 +110,7 @@ class LocalStack:
         self.timeout_scale = (
             timeout_scale if timeout_scale is not None else float(os.environ.get(TIMEOUT_SCALE_ENV) or 3.0)
         )
-        self.worker_hooks = (*((S3_SEMANTICS_HOOK,) if aws_semantics else ()), *worker_hooks)
+        self.worker_hooks = (*((S3_SEMANTICS_HOOK, AWS_CALLS_HOOK) if aws_semantics else ()), *worker_hooks)
         self._semantics: contextlib.ExitStack | None = None
         self.remote: ServedRegistry | None = None  # the HTTPS model endpoints, for tests to inspect or break
         self._remote_models: contextlib.ExitStack | None = None
@@ -130,6 +132,8 @@ class LocalStack:
             self._moto = start_moto(self.aws_port, self.host)
             self.aws_url = self._moto.url
             if self.aws_semantics:  # before any handler builds its clients
+                # Each function's calls are recorded as IAM requests when CANDOR_AWS_CALLS names a file.
+                aws_calls.install()
                 self._semantics = contextlib.ExitStack()
                 self._semantics.enter_context(s3_semantics_installed(S3Semantics.from_template(self.template_path)))
             self._logs = installed(self.logs_dir)

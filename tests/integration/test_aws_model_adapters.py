@@ -33,6 +33,7 @@ from functions.adapters.remote.codec import decode_csv
 from functions.domain.errors import ModelOutputInvalid, ModelThrottled, ModelTimeout, ModelUnavailable
 from functions.schemas.manifest import ModelManifest
 from functions.stores import aws_clients
+from infra.invocation import running
 from infra.model_server import MODELS_DIR, refund_decision_predict, remote_manifest, ticket_router_predict
 from tests.support import fresh_container
 
@@ -50,7 +51,9 @@ def _dummy_account(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     fresh_container()
-    yield
+    # The adapters run in the decisions function: their calls are recorded as its role's (tests/test_iam_check.py).
+    with running("DecisionsFunction"):
+        yield
     fresh_container()
 
 

@@ -22,6 +22,7 @@ from functions.adapters.remote import remote_model
 from functions.domain.errors import ModelOutputInvalid, ModelThrottled, ModelTimeout, ModelUnavailable
 from functions.domain.seal import sha256_hex
 from functions.schemas.manifest import ModelManifest
+from infra.invocation import running
 from infra.model_server import (
     MODELS_DIR,
     Garbage,
@@ -286,8 +287,9 @@ def test_the_auth_header_comes_from_secrets_manager_once_per_container(
     moto.secret_reads = 0
     before = refund_server.requests
     model = _with_auth(refund_server, moto, "secretsmanager", "candor/refund-model-token")
-    model(refund_rows[:2], time.monotonic() + 5)
-    model(refund_rows[2:4], time.monotonic() + 5)
+    with running("DecisionsFunction"):  # its role reads the secret (recorded for tests/test_iam_check.py)
+        model(refund_rows[:2], time.monotonic() + 5)
+        model(refund_rows[2:4], time.monotonic() + 5)
     # moto's mock_aws is on, yet urllib3's traffic to 127.0.0.1 reached the real server.
     assert refund_server.requests - before == 2
     assert [h["authorization"] for h in refund_server.received_headers[-2:]] == [f"Bearer {TOKEN}"] * 2
@@ -299,7 +301,8 @@ def test_the_auth_header_comes_from_an_ssm_secure_string(
 ) -> None:
     moto.ssm().put_parameter(Name="/candor/refund-model-token", Value=TOKEN, Type="SecureString")
     model = _with_auth(refund_server, moto, "ssm", "/candor/refund-model-token")
-    model(refund_rows[:2], time.monotonic() + 5)
+    with running("ExplanationWorkerFunction"):  # the worker calls models too (recorded for the IAM check)
+        model(refund_rows[:2], time.monotonic() + 5)
     assert refund_server.received_headers[-1]["authorization"] == f"Bearer {TOKEN}"
 
 

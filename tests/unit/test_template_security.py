@@ -244,7 +244,6 @@ def test_the_decision_writer_puts_records_and_nothing_more(cfn: dict[str, Any]) 
         ("s3:PutObject", sub("${PersonalBucket.Arn}/personal/*")),
         ("kms:GenerateDataKey", att("RecordsKey")),
         ("kms:Decrypt", att("RecordsKey")),
-        ("kms:Encrypt", att("RecordsKey")),
         ("secretsmanager:GetSecretValue", _key({"Ref": "SubjectKeySecret"})),
         # deferred explanations: a job per pending explanation, on the SSE queue (operations key)
         ("sqs:SendMessage", att("ExplanationQueue")),
@@ -608,7 +607,8 @@ def test_remote_models_are_callable_only_when_named_at_deploy_time(cfn):
         assert policy["Condition"] == condition  # no models named: no permission at all
         roles = {_key(role) for role in policy["Properties"]["Roles"]}
         assert roles == {_key({"Ref": "DecisionsFunctionRole"}), _key({"Ref": "ExplanationWorkerFunctionRole"})}
-        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+        # (RemoteModelsPolicy's second statement: the listed functions' versions and aliases, <arn>:*.)
+        statement = policy["Properties"]["PolicyDocument"]["Statement"][0]
         assert set(statement["Action"]) == actions and "*" not in _key(statement["Resource"])
 
 
