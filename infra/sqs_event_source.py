@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import traceback
 import uuid
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from infra.function_logs import FunctionLogs
 from infra.gateway import LambdaContext
 from infra.invocation import running
 from infra.local_aws import ACCOUNT_ID, REGION
+from infra.polling import PollingThread
 from infra.template import QueueSubscription
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def failed_ids(response: Any, batch: list[str], report_batch_item_failures: bool
     return {str(i) for i in ids}
 
 
-class SqsEventSource:
+class SqsEventSource(PollingThread):
     """A polling thread standing in for one event source mapping of the template."""
 
     def __init__(
@@ -91,28 +91,7 @@ class SqsEventSource:
         self.queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"sqs-{self.subscription.function}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.wait_seconds + 10)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except Exception:
-                if self._stop.is_set():
-                    break  # moto was stopped under us
-                logger.error("polling %s failed:\n%s", self.queue_url, traceback.format_exc())
-                self._stop.wait(1)
+        super().__init__(f"sqs-{subscription.function}", queue_url, pause_seconds=0)  # the receive waits itself
 
     def poll_once(self) -> int:
         """Receive one batch, invoke the handler, delete what succeeded; the number of messages received."""

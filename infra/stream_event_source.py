@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import traceback
 import uuid
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from typing import Any
 
 from infra.gateway import LambdaContext
 from infra.local_aws import ACCOUNT_ID, REGION
+from infra.polling import PollingThread
 from infra.template import StreamSubscription
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def first_failure(response: Any, batch: list[str], report_batch_item_failures: b
     return min((str(i) for i in failed), key=batch.index)
 
 
-class StreamEventSource:
+class StreamEventSource(PollingThread):
     """A polling thread standing in for one DynamoDB event source mapping of the template."""
 
     def __init__(
@@ -72,29 +72,7 @@ class StreamEventSource:
         self._iterators: dict[str, str | None] = {}
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._attempts: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"stream-{self.subscription.function}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.idle_seconds + 10)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if not self.poll_once():
-                    self._stop.wait(self.idle_seconds)
-            except Exception:
-                if self._stop.is_set():
-                    break
-                logger.error("polling %s failed:\n%s", self.stream_arn, traceback.format_exc())
-                self._stop.wait(1)
+        super().__init__(f"stream-{subscription.function}", stream_arn, pause_seconds=idle_seconds)
 
     def poll_once(self) -> int:
         """Read what is new on every shard and hand it to the handler in batches; the number of records handled."""

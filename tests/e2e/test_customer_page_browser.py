@@ -7,29 +7,16 @@ and chart; the appeal form posts without JavaScript and the appeal is stored; a 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.browser import chromium, screenshot
 from tests.e2e.customer import appeal_item, decided
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CASES = {
     # turn of the demo conversation -> (language, words the page must show)
     "ticket-router-en": ("demo-chat-1", "en", ["You are dealing with an AI system", "Why: the main reasons"]),
@@ -42,13 +29,7 @@ CONFIRMATION = {"en": "We have received your appeal", "es": "Hemos recibido su i
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run `make browser` (Debian's chromium package)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
+    yield from chromium()
 
 
 @pytest.fixture
@@ -56,11 +37,6 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(java_script_enabled=False, viewport={"width": 900, "height": 1200})
     yield context.new_page()
     context.close()
-
-
-def _shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -93,14 +69,14 @@ def test_the_page_renders_and_the_appeal_form_works(api, page, case):
     assert set(levels[1:]) == {"H2"}
     # The form's control has a visible label.
     assert page.locator("label[for=reason]").is_visible()
-    _shot(page, f"{case}-page")
+    screenshot(page, f"{case}-page")
 
     page.fill("#reason", "I disagree: <b>please</b> have a person look at this")
     with page.expect_navigation():
         page.click("form button[type=submit]")
     assert CONFIRMATION[language] in page.inner_text("h1")
     assert page.get_attribute("html", "lang") == language
-    _shot(page, f"{case}-appeal")
+    screenshot(page, f"{case}-appeal")
 
     item = appeal_item(api, decision_id)
     assert item is not None
@@ -122,7 +98,7 @@ def test_a_bad_token_shows_the_403_page(api, page, case):
     assert "This link is not valid" in page.inner_text("h1")
     assert "Este enlace no es válido" in page.inner_text("body")
     assert decision_id not in page.content()
-    _shot(page, f"{case}-forbidden")
+    screenshot(page, f"{case}-forbidden")
 
 
 def test_markup_in_the_message_is_shown_as_text_in_the_browser(api, page):

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
 from infra import cli
+from tests.e2e.browser import chromium, screenshot
 from tests.e2e.report_traffic import report_traffic
-from tests.e2e.test_customer_page_browser import ARGS, CHROMIUM, SCREENSHOTS
 
 pytestmark = pytest.mark.e2e
 
@@ -30,13 +29,7 @@ def traffic(api):
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run `make browser` (Debian's chromium package)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
+    yield from chromium()
 
 
 @pytest.fixture
@@ -97,8 +90,7 @@ def check_page(page: Any, messages: list[str], name: str) -> None:
         focused = page.locator(":focus")
         assert focused.inner_text() == links.nth(index).inner_text()
         assert page.locator(focused.get_attribute("href")).count() == 1
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    screenshot(page, name)
 
 
 def query(traffic: dict[str, Any]) -> dict[str, Any]:

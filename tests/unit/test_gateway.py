@@ -318,8 +318,12 @@ def test_committed_events_match_the_gateways_event_builder() -> None:
 
 
 def test_every_route_has_a_sample_event() -> None:
-    events = {name: e for name, e in sample_events().items() if "httpMethod" in e}  # the rest are SQS jobs
-    assert set(sample_events()) - set(events) == {"explanation-job.json", "integrity-schedule.json"}
+    events = {name: e for name, e in sample_events().items() if "httpMethod" in e}  # the rest: queue, schedule, stream
+    assert set(sample_events()) - set(events) == {
+        "explanation-job.json",
+        "integrity-schedule.json",
+        "records-stream.json",
+    }
     covered = {(e["httpMethod"], e["resource"]) for e in events.values()}
     assert covered == {(r.method, r.path) for r in ROUTES}
     for name, event in events.items():

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 
 from functions.api.customer_page import CSS_HASH, HEADERS, render_appeal_received, render_forbidden, render_view
 from functions.domain.disclosure import NoticeCatalogue, OperatorProfile
 from functions.schemas.customer import Appeal, CustomerLinks, CustomerOutcome, CustomerReason, CustomerView, DataUsed
 from functions.schemas.settings import CatalogSettings
+from tests.unit.api.html_tags import tags
 
 EVIL = "<script>alert(1)</script>\"'&<img src=x onerror=alert(2)>"
 OPERATOR = OperatorProfile(
@@ -42,21 +42,6 @@ def view(**changes) -> CustomerView:
         links=CustomerLinks(view="/v", appeal="/a"),
     )
     return base.model_copy(update=changes)
-
-
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-
-def tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Tags()
-    parser.feed(html)
-    return parser.tags
 
 
 def test_everything_from_the_model_or_the_request_is_escaped():

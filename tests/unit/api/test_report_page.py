@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import itertools
 import re
-from html.parser import HTMLParser
 
 import pytest
 
 from functions.api import charts, pages, report_page
 from functions.domain.reports import AttributionTally, attribution_report, fairness_report
+from tests.unit.api.html_tags import tags
 
 EVIL = "<script>alert(1)</script>\"'&<img src=x onerror=alert(2)>"
 WINDOW = {"from": "2026-08-01T00:00:00.000Z", "to": "2026-08-03T00:00:00.000Z"}
@@ -56,21 +56,6 @@ def page(**changes) -> report_page.ReportPage:
         ],
     )
     return base if not changes else report_page.ReportPage(**{**base.__dict__, **changes})
-
-
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-
-def tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Tags()
-    parser.feed(html)
-    return parser.tags
 
 
 def test_a_hostile_group_label_or_display_name_is_shown_as_text():
