@@ -9,7 +9,10 @@ it is filed (the hour of `created_at`, as the reports read appeals).
 Each of these is a `Contribution`: a marker (decision id and kind) that makes it count once
 however often the stream delivers it, and the ADD increments it makes. An erasure removes a
 record's segments later: nothing is taken back; the counts it fed stay (group labels are
-categories such as an age band, never a value that identifies anyone).
+categories such as an age band, never a value that identifies anyone). Rollups cannot be
+erased, so a segment whose name or value holds what redaction finds personal (an e-mail, a
+phone, card or bank number) is not rolled up: the record counts as unknown for that attribute
+in whole hours, and its label stays only in the erasable index item and personal part.
 
 Keys (one DynamoDB table, see docs/auditors.md#rollups):
 - partition `pk`: JSON `[model_id, "D", attribute, ...]` for days, `[model_id, "H", day,
@@ -27,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from functions.domain.redaction import redact
 
 HOUR, DAY = "H", "D"
 _PERIOD_LENGTH = {HOUR: 13, DAY: 10}  # "2026-12-02T05", "2026-12-02": fixed lengths keep sort order exact
@@ -102,6 +107,11 @@ def _model_keys(model_id: str, moment: str) -> list[RollupKey]:
     return [RollupKey(partition_key(model_id, p), sort_key(p)) for p in periods(moment).values()]
 
 
+def _is_label(*texts: str) -> bool:
+    """A group label fit to keep for good: nothing in it that redaction would take out."""
+    return not any(any(redact(text).counts.values()) for text in texts)
+
+
 def decision_contribution(item: Mapping[str, Any], intersections: Sequence[tuple[str, str]]) -> Contribution:
     """A new index item: its count, outcome, notice, explanation status, attributions and segment groups."""
     contribution = Contribution(str(item["decision_id"]), DECISION)
@@ -115,7 +125,7 @@ def decision_contribution(item: Mapping[str, Any], intersections: Sequence[tuple
             contribution.add(key, NOTICES, 1)
         for name, amount in _attribution_increments(item.get("attributions") or {}).items():
             contribution.add(key, name, amount)
-    segments = {str(a): str(v) for a, v in (item.get("segments") or {}).items()}
+    segments = {str(a): str(v) for a, v in (item.get("segments") or {}).items() if _is_label(str(a), str(v))}
     dimensions: list[tuple[str, ...]] = [(a,) for a in sorted(segments)]
     dimensions += [pair for pair in intersections if all(a in segments for a in pair)]
     for attributes in dimensions:

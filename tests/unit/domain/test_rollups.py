@@ -185,3 +185,18 @@ def test_hours_across_midnight_are_read_one_day_partition_at_a_time():
     plan = plan_window(at(21), at(27) - MS, settled_before=LATER, since=None)
     assert plan.spans == [Span(HOUR, "2026-11-27T21", "2026-11-27T23"), Span(HOUR, "2026-11-28T00", "2026-11-28T02")]
     assert plan.edges == []
+
+
+@pytest.mark.parametrize(
+    "segments",
+    [
+        {"age_band": "65+", "gender": "f", "region": "jane.doe@example.org"},  # a value redaction finds personal
+        {"age_band": "65+", "gender": "f", "+44 20 7946 0958": "north"},  # an attribute name: the same
+    ],
+)
+def test_a_segment_holding_personal_data_is_not_rolled_up_for_good(segments):
+    contribution = decision_contribution(item(segments=segments), [("age_band", "gender")])
+    kept = {k.pk for k in contribution.increments}
+    assert not any("example.org" in text or "7946" in text for k in contribution.increments for text in (k.pk, k.sk))
+    assert '["m","D","age_band"]' in kept and '["m","D","age_band","gender"]' in kept  # the categories still count
+    assert len({k for k in kept if '"D"' in k}) == 4  # the model, age band, gender and the pair: not the third
