@@ -149,6 +149,8 @@ class _Resolver:
             return arn_of(logical_id, resource["Type"], name if isinstance(name, str) else None)
         if attribute == "QueueName":
             return local_name(logical_id)
+        if attribute == "StreamArn":  # a table's stream: the label is the stream's creation time
+            return f"{arn_of(logical_id, resource['Type'])}/stream/2026-01-01T00:00:00.000"
         return f"{logical_id}.{attribute}"
 
     def _fn_Sub(self, argument: Any) -> str:

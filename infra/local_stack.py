@@ -215,6 +215,7 @@ class LocalStack:
                 streams,
                 sqs=sqs,
                 failure_queue_url=sqs.get_queue_url(QueueName=failures)["QueueUrl"] if failures else None,
+                logs=self.gateway.logs if self.gateway else None,
             )
             stream_poller.start()
             self._pollers.append(stream_poller)

@@ -8,8 +8,8 @@ call of ours makes them, yet a missing grant fails them all the same:
   decrypts with the caller's permissions), SSM SecureStrings and encrypted queues (a sender needs
   GenerateDataKey and Decrypt); what Lambda does with the execution role: write the function's
   logs, send its traces, decrypt its environment under `KmsKeyArn`, poll an SQS event source
-  (ReceiveMessage, DeleteMessage, GetQueueAttributes) and send a failed asynchronous run to its
-  on-failure destination;
+  (ReceiveMessage, DeleteMessage, GetQueueAttributes) or read a table's stream, and send a failed
+  asynchronous run, or the stream records a mapping gave up on, to its on-failure destination;
 - **as a service principal**, authorized by the resource's own policy: EventBridge sending an
   undeliverable event to the rule's dead-letter queue and asking the queue's key for a data key
   through SQS (no `aws:SourceAccount` reaches KMS on that path: only SQS's encryption context),
@@ -41,6 +41,9 @@ class Request:
 
     def key(self) -> tuple[Any, ...]:
         return self.function, self.service, self.action, self.resource, tuple(sorted(self.context.items()))
+
+
+_STREAM_READS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams")
 
 
 def _key_arn(value: Any) -> str | None:
@@ -136,13 +139,23 @@ class OnBehalf:
                 if destination in self.queue_keys:
                     yield from self._queue_keys(destination, function, None, because)
         for mapping in self._of_type("AWS::Lambda::EventSourceMapping"):
-            function, queue = str(mapping["FunctionName"]), str(mapping["EventSourceArn"])
-            because = f"Lambda's event source mapping polls {queue}"
-            for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
-                yield Request(action, queue, {}, function, because=because)
-            if queue in self.queue_keys:
-                context = {**_via("sqs"), "kms:EncryptionContext:aws:sqs:arn": queue}
-                yield Request("kms:Decrypt", self.queue_keys[queue], context, function, because=because)
+            function, source = str(mapping["FunctionName"]), str(mapping["EventSourceArn"])
+            because = f"Lambda's event source mapping polls {source}"
+            if source.startswith("arn:aws:dynamodb:"):  # a table's stream (AWSLambdaDynamoDBExecutionRole's four)
+                for action in _STREAM_READS:
+                    yield Request(action, source, {}, function, because=because)
+            else:
+                for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+                    yield Request(action, source, {}, function, because=because)
+                if source in self.queue_keys:
+                    context = {**_via("sqs"), "kms:EncryptionContext:aws:sqs:arn": source}
+                    yield Request("kms:Decrypt", self.queue_keys[source], context, function, because=because)
+            on_failure = ((mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            if str(on_failure).startswith("arn:aws:sqs:"):
+                because = f"Lambda sends what the mapping gave up on to {on_failure}"
+                yield Request("sqs:SendMessage", str(on_failure), {}, function, because=because)
+                if on_failure in self.queue_keys:
+                    yield from self._queue_keys(str(on_failure), function, None, because)
 
     def _on_failure_queues(self, function: str) -> list[str]:
         found = []

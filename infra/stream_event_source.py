@@ -12,6 +12,7 @@ ignores what the filters would drop).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import traceback
@@ -20,7 +21,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from infra.function_logs import FunctionLogs
 from infra.gateway import LambdaContext
+from infra.invocation import running
 from infra.local_aws import ACCOUNT_ID, REGION
 from infra.polling import PollingThread
 from infra.template import StreamSubscription
@@ -65,10 +68,12 @@ class StreamEventSource(PollingThread):
         *,
         sqs: Any = None,
         failure_queue_url: str | None = None,
+        logs: FunctionLogs | None = None,
         idle_seconds: float = 0.5,
     ) -> None:
         self.subscription, self.stream_arn, self.handler, self.streams = subscription, stream_arn, handler, streams
         self.sqs, self.failure_queue_url, self.idle_seconds = sqs, failure_queue_url, idle_seconds
+        self.logs = logs
         self._iterators: dict[str, str | None] = {}
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._attempts: dict[str, int] = {}
@@ -99,7 +104,10 @@ class StreamEventSource(PollingThread):
         """One invocation; drops from the shard's pending records what succeeded (or was given up on)."""
         numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
         try:
-            response = self.handler(lambda_stream_event(batch, self.stream_arn), self._context())
+            # The function's stdout goes to its log (as in CloudWatch Logs), its AWS calls are its role's.
+            logs = self.logs.capture(self.subscription.function) if self.logs else contextlib.nullcontext()
+            with logs, running(self.subscription.function):
+                response = self.handler(lambda_stream_event(batch, self.stream_arn), self._context())
             restart = first_failure(response, numbers, self.subscription.report_batch_item_failures)
         except Exception:
             logger.error("%s failed on a batch:\n%s", self.subscription.function, traceback.format_exc())
