@@ -35,9 +35,12 @@ class Client:
 
     def stored(self) -> tuple[int, int]:
         """(index items, archive objects): what a request left behind."""
-        items = self.aws("dynamodb").scan(TableName=self.stack.env["CANDOR_RECORDS_TABLE"], Select="COUNT")["Count"]
-        listing = self.aws("s3").list_objects_v2(Bucket=self.stack.env["CANDOR_ARCHIVE_BUCKET"], Prefix="records/")
-        return items, listing.get("KeyCount", 0)
+        # Every page: a Scan stops at 1 MB and a listing at 1,000 keys, and the suite stores more than that.
+        scan = self.aws("dynamodb").get_paginator("scan")
+        pages = scan.paginate(TableName=self.stack.env["CANDOR_RECORDS_TABLE"], Select="COUNT")
+        listing = self.aws("s3").get_paginator("list_objects_v2")
+        objects = listing.paginate(Bucket=self.stack.env["CANDOR_ARCHIVE_BUCKET"], Prefix="records/")
+        return sum(page["Count"] for page in pages), sum(page.get("KeyCount", 0) for page in objects)
 
 
 @pytest.fixture(scope="package")

@@ -491,7 +491,7 @@ def test_the_integrity_job_runs_hourly_writes_only_digests_and_is_watched() -> N
     table_actions = {
         a for s in _function_statements("IntegrityFunction") for a in _as_list(s["Action"]) if a.startswith("dynamodb:")
     }
-    assert table_actions == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    assert table_actions == {"dynamodb:Query", "dynamodb:BatchGetItem"}  # no GetItem: unused (tests/test_iam_check.py)
     alarm = resources["IntegrityFunctionErrorsAlarm"]["Properties"]
     assert alarm["MetricName"] == "Errors"
     assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "IntegrityFunction"}}]
