@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from functions.coldstart import forget_everything
 from functions.schemas.settings import BUNDLED, BUNDLED_MODELS
 from functions.stores.model_registry import locations
 from infra import aws_calls
@@ -158,6 +159,8 @@ class LocalStack:
             if self.set_environ:
                 self._saved_environ = {key: os.environ.get(key) for key in self.env}
                 os.environ.update(self.env)
+            # A new deployment: no in-process function keeps clients or settings of an earlier stack.
+            forget_everything()
             self.gateway.scale(self.instances, self.worker_settings())
             if self.preload:
                 self.gateway.preload()
@@ -255,6 +258,7 @@ class LocalStack:
             else:
                 os.environ[key] = value
         self._saved_environ = {}
+        forget_everything()  # what this stack's functions cached points at its stopped moto
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -43,7 +43,7 @@ class Request:
         return self.function, self.service, self.action, self.resource, tuple(sorted(self.context.items()))
 
 
-_STREAM_READS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams")
+_STREAM_READS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 
 
 def _key_arn(value: Any) -> str | None:
@@ -144,6 +144,8 @@ class OnBehalf:
             if source.startswith("arn:aws:dynamodb:"):  # a table's stream (AWSLambdaDynamoDBExecutionRole's four)
                 for action in _STREAM_READS:
                     yield Request(action, source, {}, function, because=because)
+                # ListStreams names no stream: IAM authorises it only on "*".
+                yield Request("dynamodb:ListStreams", "*", {}, function, because=because)
             else:
                 for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
                     yield Request(action, source, {}, function, because=because)

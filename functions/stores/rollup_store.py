@@ -14,10 +14,12 @@ after `marker_ttl_days`, long after a stream record can be redelivered (24 hours
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -94,9 +96,14 @@ class AwsRollupStore:
         """Every rollup item of the spans: model totals (no attributes) or the groups of `attributes`."""
         if not spans:
             return []
+
+        def span_items(span: Span) -> list[dict[str, Any]]:
+            return list(self._span(model_id, attributes, span))
+
+        # Each span in a copy of the caller's context: the logger's keys (and, locally, which function runs) follow.
+        runs = [partial(contextvars.copy_context().run, span_items, span) for span in spans]
         with ThreadPoolExecutor(max_workers=len(spans)) as pool:
-            pages = pool.map(lambda span: list(self._span(model_id, attributes, span)), spans)
-            return [item for page in pages for item in page]
+            return [item for page in pool.map(lambda run: run(), runs) for item in page]
 
     def _span(self, model_id: str, attributes: list[str], span: Span) -> Iterator[dict[str, Any]]:
         low, high = span.bounds(grouped=bool(attributes))
