@@ -1,12 +1,52 @@
-"""The thread behind each local event source mapping: poll until stopped, survive a failed poll."""
+"""The thread behind each local event source mapping: poll until stopped, survive a failed poll, invoke as Lambda."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from infra.function_logs import FunctionLogs
+from infra.gateway import LambdaContext
+from infra.invocation import running
+from infra.local_aws import ACCOUNT_ID, REGION
 
 logger = logging.getLogger(__name__)
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class Subscription(Protocol):
+    """What a mapping knows of its function (`infra.template`'s queue and stream subscriptions)."""
+
+    @property
+    def function(self) -> str: ...
+    @property
+    def memory_mb(self) -> int: ...
+    @property
+    def timeout_s(self) -> int: ...
+
+
+def function_arn(function: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}"
+
+
+def invoke(subscription: Subscription, handler: Handler, event: dict[str, Any], logs: FunctionLogs | None) -> Any:
+    """One invocation by the mapping: the function's stdout goes to its log (as in CloudWatch Logs),
+    its AWS calls are its role's (`infra.invocation.running`)."""
+    context = LambdaContext(
+        function_name=subscription.function,
+        memory_limit_in_mb=subscription.memory_mb,
+        invoked_function_arn=function_arn(subscription.function),
+        aws_request_id=str(uuid.uuid4()),
+        timeout_s=float(subscription.timeout_s),
+    )
+    captured = logs.capture(subscription.function) if logs else contextlib.nullcontext()
+    with captured, running(subscription.function):
+        return handler(event, context)
 
 
 class PollingThread:

@@ -9,22 +9,16 @@ kept come back after the queue's visibility timeout, and after `maxReceiveCount`
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import traceback
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 from infra.function_logs import FunctionLogs
-from infra.gateway import LambdaContext
-from infra.invocation import running
-from infra.local_aws import ACCOUNT_ID, REGION
-from infra.polling import PollingThread
+from infra.local_aws import REGION
+from infra.polling import Handler, PollingThread, invoke
 from infra.template import QueueSubscription
 
 logger = logging.getLogger(__name__)
-Handler = Callable[[dict[str, Any], Any], Any]
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
@@ -108,9 +102,7 @@ class SqsEventSource(PollingThread):
         batch = [m["MessageId"] for m in messages]
         keep = set(batch)  # a handler that raises leaves the whole batch for a retry
         try:
-            logs = self.logs.capture(self.subscription.function) if self.logs else contextlib.nullcontext()
-            with logs, running(self.subscription.function):
-                response = self.handler(sqs_event(messages, self.queue_arn), self._context())
+            response = invoke(self.subscription, self.handler, sqs_event(messages, self.queue_arn), self.logs)
             keep = failed_ids(response, batch, self.subscription.report_batch_item_failures)
         except Exception:
             logger.error(
@@ -124,13 +116,3 @@ class SqsEventSource(PollingThread):
         if done:
             self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=done)
         return len(messages)
-
-    def _context(self) -> LambdaContext:
-        name = self.subscription.function
-        return LambdaContext(
-            function_name=name,
-            memory_limit_in_mb=self.subscription.memory_mb,
-            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}",
-            aws_request_id=str(uuid.uuid4()),
-            timeout_s=float(self.subscription.timeout_s),
-        )

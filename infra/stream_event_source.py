@@ -12,24 +12,18 @@ ignores what the filters would drop).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import traceback
-import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from infra.function_logs import FunctionLogs
-from infra.gateway import LambdaContext
-from infra.invocation import running
-from infra.local_aws import ACCOUNT_ID, REGION
-from infra.polling import PollingThread
+from infra.local_aws import REGION
+from infra.polling import Handler, PollingThread, function_arn, invoke
 from infra.template import StreamSubscription
 
 logger = logging.getLogger(__name__)
-Handler = Callable[[dict[str, Any], Any], Any]
 
 
 def lambda_stream_event(records: list[dict[str, Any]], stream_arn: str) -> dict[str, Any]:
@@ -104,10 +98,7 @@ class StreamEventSource(PollingThread):
         """One invocation; drops from the shard's pending records what succeeded (or was given up on)."""
         numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
         try:
-            # The function's stdout goes to its log (as in CloudWatch Logs), its AWS calls are its role's.
-            logs = self.logs.capture(self.subscription.function) if self.logs else contextlib.nullcontext()
-            with logs, running(self.subscription.function):
-                response = self.handler(lambda_stream_event(batch, self.stream_arn), self._context())
+            response = invoke(self.subscription, self.handler, lambda_stream_event(batch, self.stream_arn), self.logs)
             restart = first_failure(response, numbers, self.subscription.report_batch_item_failures)
         except Exception:
             logger.error("%s failed on a batch:\n%s", self.subscription.function, traceback.format_exc())
@@ -131,7 +122,7 @@ class StreamEventSource(PollingThread):
             description = {
                 "requestContext": {
                     "condition": "RetryAttemptsExhausted",
-                    "functionArn": self._context().invoked_function_arn,
+                    "functionArn": function_arn(self.subscription.function),
                 },
                 "DDBStreamBatchInfo": {
                     "shardId": shard_id,
@@ -142,13 +133,3 @@ class StreamEventSource(PollingThread):
                 },
             }
             self.sqs.send_message(QueueUrl=self.failure_queue_url, MessageBody=json.dumps(description))
-
-    def _context(self) -> LambdaContext:
-        name = self.subscription.function
-        return LambdaContext(
-            function_name=name,
-            memory_limit_in_mb=self.subscription.memory_mb,
-            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}",
-            aws_request_id=str(uuid.uuid4()),
-            timeout_s=float(self.subscription.timeout_s),
-        )
