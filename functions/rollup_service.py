@@ -1,7 +1,8 @@
-"""Composition root of the rollup function: a stream record in, at most one contribution counted.
+"""Composition root of the rollup function: stream records in, each one's contribution counted at most once.
 
     from functions.rollup_service import rollup_service
     outcome = rollup_service().count(record)   # "counted", "repeat" or "ignored"
+    batch = rollup_service().count_batch(records)   # outcomes, and where the batch stopped on a failure
 
 Built once per container from `RollupSettings`; no shap, numpy or model library is imported.
 """
@@ -26,6 +27,12 @@ from functions.domain.rollups import (
 from functions.schemas.settings import rollup_settings
 from functions.stores import aws_clients
 from functions.stores.rollup_store import AwsRollupStore
+
+
+@dataclass(frozen=True)
+class BatchCount:
+    outcomes: list[str]  # one per record from the first, up to the one that failed
+    error: Exception | None  # why the record after the last outcome failed; None: the whole batch is done
 
 
 def table_of(stream_arn: str | None) -> str:
@@ -56,10 +63,33 @@ class RollupService:
         return None  # removals (TTL) and other changes: the counts stay
 
     def count(self, record: DynamoDBRecord) -> str:
-        contribution = self.contribution(record)
-        if contribution is None:
-            return "ignored"
-        return "counted" if self.store.count(contribution) else "repeat"
+        batch = self.count_batch([record])
+        if batch.error is not None:
+            raise batch.error
+        return batch.outcomes[0]
+
+    def count_batch(self, records: Sequence[DynamoDBRecord]) -> BatchCount:
+        """Every record's outcome ("counted", "repeat", "ignored"), in as few transactions as the sums allow.
+
+        Stops at the first record that fails (unreadable, or its transaction failed): the outcomes
+        are those of the records before it, which Lambda need not deliver again.
+        """
+        contributions: list[Contribution | None] = []
+        error: Exception | None = None
+        for record in records:
+            try:
+                contributions.append(self.contribution(record))
+            except Exception as failure:
+                error = failure
+                break
+        counted = self.store.count_all([c for c in contributions if c is not None])
+        outcomes: list[str] = []
+        try:
+            for contribution in contributions:
+                outcomes.append("ignored" if contribution is None else "counted" if next(counted) else "repeat")
+        except Exception as failure:
+            error = failure
+        return BatchCount(outcomes, error)
 
 
 @per_container

@@ -9,12 +9,14 @@ from decimal import Decimal
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from botocore.config import Config
 
 from functions.domain.audit import Window
 from functions.domain.reports import fairness_report, fairness_report_of
 from functions.domain.seal import new_salt, personal_digest, seal
 from functions.report_sources import report_sources
+from functions.rollup_service import rollup_service
 from functions.schemas.record import RecordedContribution
 from functions.stores import aws_clients
 from infra.stream_event_source import lambda_stream_event
@@ -55,8 +57,8 @@ def _streams():
     return boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
 
 
-def _feed(table: str, after: str | None = None) -> list[dict]:
-    """Every stream record of the table (after a sequence number), handed to the rollup handler in Lambda's shape."""
+def _stream(table: str, after: str | None = None) -> tuple[str, list[dict]]:
+    """The table's stream ARN and every record on it (after a sequence number)."""
     dynamodb, streams = boto3.client("dynamodb"), _streams()
     arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     records = []
@@ -66,12 +68,20 @@ def _feed(table: str, after: str | None = None) -> list[dict]:
         records += answer["Records"]
     if after is not None:
         records = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) > int(after)]
+    return arn, records
+
+
+def _handle(records: list[dict], arn: str) -> dict:
     from functions.handlers import rollups as rollup_handler  # after aws_env: Powertools reads its namespace
 
+    return rollup_handler.lambda_handler(lambda_stream_event(records, arn), lambda_context("RollupFunction"))
+
+
+def _feed(table: str, after: str | None = None) -> list[dict]:
+    """Every stream record of the table (after a sequence number), handed to the rollup handler in Lambda's shape."""
+    arn, records = _stream(table, after)
     for start in range(0, len(records), 100):
-        event = lambda_stream_event(records[start : start + 100], arn)
-        response = rollup_handler.lambda_handler(event, lambda_context("RollupFunction"))
-        assert response == {"batchItemFailures": []}
+        assert _handle(records[start : start + 100], arn) == {"batchItemFailures": []}
     return records
 
 
@@ -150,6 +160,31 @@ def test_redelivery_and_erasure_take_nothing_back_and_count_nothing_twice(stored
     after, streamed, _ = _fairness(["age_band"])
     assert after.model_dump() == first.model_dump()  # nothing taken back, nothing counted twice
     assert streamed.unknown > first.unknown  # the index pass no longer sees their groups
+
+
+def test_a_batch_is_summed_into_few_transactions_and_its_redelivered_part_counts_once(stored, aws_env):
+    arn, records = _stream(aws_env["CANDOR_RECORDS_TABLE"])
+    transactions = []
+    client = rollup_service().store.dynamodb
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", lambda **_: transactions.append(1))
+    assert _handle(records[:30], arn) == {"batchItemFailures": []}
+    assert _handle(records[:100], arn) == {"batchItemFailures": []}  # the first 30 again, with 70 new
+    assert _handle(records[100:], arn) == {"batchItemFailures": []}
+    assert len(transactions) < len(records) / 5  # the hour and day items, summed, not one ADD per record
+    report, streamed, _ = _fairness(["age_band"])
+    assert report.model_dump() == streamed.model_dump()
+
+
+def test_a_batch_stops_at_the_record_that_fails_and_keeps_what_was_counted(stored, aws_env):
+    from functions.handlers import rollups as rollup_handler
+
+    arn, records = _stream(aws_env["CANDOR_RECORDS_TABLE"])
+    event = lambda_stream_event(records[:60], arn)
+    event["Records"][40]["eventSourceARN"] = arn.replace("candor-records", "someone-elses")
+    response = rollup_handler.lambda_handler(event, lambda_context("RollupFunction"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": records[40]["dynamodb"]["SequenceNumber"]}]}
+    again = rollup_service().count_batch([DynamoDBRecord(r) for r in lambda_stream_event(records[:41], arn)["Records"]])
+    assert again.error is None and again.outcomes == ["repeat"] * 40 + ["counted"]
 
 
 def test_appeals_from_the_appeals_stream_equal_the_appeals_index(aws_env):
