@@ -43,7 +43,10 @@ def run_figure(number: int, name: str, run: Callable[[bool], Figure], quick: boo
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return run(quick)
+            figure = run(quick)
+        if figure.number != number:
+            raise ValueError(f"figure {number} came back numbered {figure.number}")
+        return figure
     except Exception as error:
         traceback.print_exc()
         figure = Figure(number, name, "-")

@@ -176,7 +176,7 @@ def model_rows(model_id: str, data: dict[str, Any], added: Summary, put: Summary
 
 def run(quick: bool) -> Figure:
     figure = Figure(
-        8,
+        9,
         "Chat-turn latency under an AWS latency model",
         f"added latency at most {GOAL_P50}x one DynamoDB conditional put at p50 and {GOAL_P99}x its p99; "
         f"at most {GOAL_ROUND_TRIPS} sequential AWS round trips per decision",
