@@ -52,13 +52,41 @@ class TreeShap(Explainer):
             # Margin width tells the output count without parsing the model's JSON.
             probe = self._xgb_predict(np.zeros((1, self.n_features)), output_margin=True)
             self.n_outputs = int(probe.reshape(1, -1).shape[1])
+            # XGBoost sums contributions and margins in float32: over a whole ensemble that drifts by
+            # ~1e-6 from the exact (float64) values. One boosting round at a time, summed here in float64,
+            # each part's rounding stays at its own small scale (~1e-8).
+            self._rounds = [booster[i : i + 1] for i in range(booster.num_boosted_rounds())]
+            for part in self._rounds:
+                part.set_param({"nthread": 1})
         else:
             raise TypeError(f"tree_shap needs a lightgbm.Booster or xgboost.Booster, got {type(booster).__name__}")
 
     def _xgb_predict(self, x: np.ndarray, **kwargs: Any) -> np.ndarray:
         import xgboost  # the booster exists, so xgboost is installed and already imported
 
-        return np.asarray(self._booster.predict(xgboost.DMatrix(x), validate_features=False, **kwargs))
+        return np.asarray(self._booster.predict(xgboost.DMatrix(x, nthread=1), validate_features=False, **kwargs))
+
+    def _xgb_by_round(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """XGBoost's contributions (K, F + 1) and margins (K,) of one row, summed over rounds in float64."""
+        import xgboost
+
+        first = xgboost.DMatrix(x, nthread=1)  # the first round carries the model's intercept (base score)
+        rest = xgboost.DMatrix(x, base_margin=np.zeros((1, self.n_outputs)), nthread=1)  # later rounds: none
+        contrib = np.zeros((self.n_outputs, self.n_features + 1))
+        margin = np.zeros(self.n_outputs)
+        for i, part in enumerate(self._rounds):
+            data = first if i == 0 else rest
+            found = part.predict(data, pred_contribs=True, validate_features=False)
+            contrib += np.asarray(found, dtype=np.float64).reshape(contrib.shape)
+            margin += np.asarray(part.predict(data, output_margin=True, validate_features=False), np.float64).ravel()
+        return contrib, margin
+
+    def margin(self, row: np.ndarray) -> np.ndarray:
+        """The raw margins (one per output) of `row`, as `explain` reports them as the model's output."""
+        x = np.asarray(row, dtype=np.float64).reshape(1, -1)
+        if self._kind == "lightgbm":
+            return np.asarray(self._booster.predict(x, raw_score=True, num_threads=1), dtype=np.float64).reshape(-1)
+        return self._xgb_by_round(x)[1]
 
     def explain(self, row: np.ndarray, output: int = 0) -> Attribution:
         """Exact SHAP values of `row` for output `output` (class index for multiclass)."""
@@ -72,8 +100,7 @@ class TreeShap(Explainer):
             )
             margin = np.asarray(self._booster.predict(x, raw_score=True, num_threads=1)).reshape(-1)
         else:
-            contrib = self._xgb_predict(x, pred_contribs=True).reshape(self.n_outputs, f + 1)
-            margin = self._xgb_predict(x, output_margin=True).reshape(-1)
+            contrib, margin = self._xgb_by_round(x)
         block = contrib[output]
         return Attribution(
             method=self.method,

@@ -80,13 +80,17 @@ class FileRef(_Strict):
 METHODS_BY_FORMAT = {
     "lightgbm_text": ("tree_shap", "permutation_shap", "kernel_shap"),
     "linear_text_json": ("linear_shap",),
+    "xgboost_json": ("tree_shap",),
+    "xgboost_ubj": ("tree_shap",),
+    "catboost_cbm": ("tree_shap",),
 }
 
 
 class InProcessAdapter(_Strict):
     type: Literal["in_process"] = "in_process"
-    format: Literal["lightgbm_text", "linear_text_json"] = Field(
-        description="Artifact format: LightGBM's text model, or Candor's JSON for linear models over text."
+    format: Literal["lightgbm_text", "linear_text_json", "xgboost_json", "xgboost_ubj", "catboost_cbm"] = Field(
+        description="Artifact format: LightGBM's text model, Candor's JSON for linear models over text, XGBoost's"
+        " Booster.save_model as JSON or UBJSON (the `xgboost` extra), or CatBoost's .cbm (the `catboost` extra)."
     )
 
 
