@@ -166,3 +166,13 @@ def test_catboost_reads_categories_natively(registry):
     (_, by_card), (_, by_cash) = predict_and_explain(runtime, card), predict_and_explain(runtime, cash)
     assert by_card.items[-2].key == "payment_method"
     assert by_cash.items[-2].attribution < by_card.items[-2].attribution
+
+
+def test_candor_models_check_compares_both_with_shap(capsys):
+    from infra.cli import main
+
+    assert main(["models", "check", str(BUNDLED_MODELS / XGB), str(BUNDLED_MODELS / CAT)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"ok   {XGB} 1.0.0  tree_shap  5 rows  additivity ")
+    assert lines[1].startswith(f"ok   {CAT} 1.0.0  tree_shap  5 rows  additivity ")
+    assert lines[2] == "2 model folders checked, 0 with problems"
