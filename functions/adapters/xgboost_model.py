@@ -2,7 +2,7 @@
 
 XGBoost's own `pred_contribs` is exact path-dependent TreeSHAP in C++ (the same algorithm shap
 runs), so serving needs xgboost and numpy, not shap. XGBoost sums in float32; Candor's tree_shap
-adds its rounds up in float64 (explainers/tree.py), so attributions match shap's to ~1e-7.
+adds a few rounds at a time up in float64 (explainers/tree.py): attributions match shap's to ~2e-7.
 Inputs are encoded as for LightGBM: categories as their index in the manifest.
 """
 
