@@ -70,24 +70,25 @@ class TreeShap(Explainer):
 
         return np.asarray(self._booster.predict(xgboost.DMatrix(x, nthread=1), validate_features=False, **kwargs))
 
-    def _xgb_by_parts(self, x: np.ndarray, **kwargs: Any) -> np.ndarray:
-        """XGBoost's `predict(**kwargs)` of one row, summed over the parts of the ensemble in float64."""
+    def _xgb_by_parts(self, x: np.ndarray, *requests: dict[str, Any]) -> list[np.ndarray]:
+        """XGBoost's `predict(**request)` of one row for each request, summed over the parts in float64."""
         import xgboost
 
         first = xgboost.DMatrix(x, nthread=1)  # the first part carries the model's intercept (base score)
         rest = xgboost.DMatrix(x, base_margin=np.zeros((1, self.n_outputs)), nthread=1)  # the others: none
-        total: np.ndarray | float = 0.0
+        totals = [np.zeros(1) for _ in requests]
         for i, part in enumerate(self._parts):
-            found = part.predict(first if i == 0 else rest, validate_features=False, **kwargs)
-            total = total + np.asarray(found, dtype=np.float64)
-        return np.asarray(total)
+            for k, request in enumerate(requests):
+                found = part.predict(first if i == 0 else rest, validate_features=False, **request)
+                totals[k] = totals[k] + np.asarray(found, dtype=np.float64)
+        return totals
 
     def margin(self, row: np.ndarray) -> np.ndarray:
         """The raw margins (one per output) of `row`, as `explain` reports them as the model's output."""
         x = np.asarray(row, dtype=np.float64).reshape(1, -1)
         if self._kind == "lightgbm":
             return np.asarray(self._booster.predict(x, raw_score=True, num_threads=1), dtype=np.float64).reshape(-1)
-        return self._xgb_by_parts(x, output_margin=True).reshape(-1)
+        return self._xgb_by_parts(x, {"output_margin": True})[0].reshape(-1)
 
     def explain(self, row: np.ndarray, output: int = 0) -> Attribution:
         """Exact SHAP values of `row` for output `output` (class index for multiclass)."""
@@ -101,8 +102,8 @@ class TreeShap(Explainer):
             )
             margin = np.asarray(self._booster.predict(x, raw_score=True, num_threads=1)).reshape(-1)
         else:
-            contrib = self._xgb_by_parts(x, pred_contribs=True).reshape(self.n_outputs, f + 1)
-            margin = self._xgb_by_parts(x, output_margin=True).reshape(-1)
+            contrib, margin = self._xgb_by_parts(x, {"pred_contribs": True}, {"output_margin": True})
+            contrib, margin = contrib.reshape(self.n_outputs, f + 1), margin.reshape(-1)
         block = contrib[output]
         return Attribution(
             method=self.method,
