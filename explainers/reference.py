@@ -7,6 +7,7 @@ values shaped (outputs,), in the model's raw output units.
 - `tree_shap`: shap's C++ TreeSHAP on the trees shap itself parses from the model's dump.
   `shap.TreeExplainer(booster)` would otherwise hand the work to LightGBM's
   `pred_contrib`, the very call Candor's `tree_shap` makes, and the check would be circular.
+- `xgboost_tree_shap`: the same for XGBoost boosters, whose `pred_contribs` shap would call.
 - `linear_shap`: `shap.LinearExplainer` with an independent masker over the background.
 - `permutation_shap`, `kernel_shap`: shap's explainers with the same background, budget
   and seed as Candor's, so a same-seed run must give the same estimate.
@@ -49,6 +50,40 @@ def tree_shap(model: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         values.append(np.asarray(explainer.shap_values(rows), dtype=np.float64).reshape(rows.shape))
         bases.append(float(np.asarray(explainer.expected_value, dtype=np.float64).reshape(-1)[0]))
     return np.stack(values, axis=-1), np.array(bases)
+
+
+def xgboost_tree_shap(booster: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Path-dependent TreeSHAP of an XGBoost booster from shap's C extension, not XGBoost's `pred_contribs`.
+
+    As for LightGBM, the trees shap parses go back to it as a plain list ("internal" model).
+    Its parsed XGBoost nodes carry no inner values, so the base value is computed here: each
+    tree's cover-weighted mean leaf, plus the booster's base margin. Rows go in as float32,
+    the precision XGBoost compares thresholds in. Binary and regression boosters (one output).
+    """
+    import shap
+
+    parsed = shap.TreeExplainer(booster).model
+    if int(parsed.num_outputs) != 1:
+        raise ValueError("xgboost_tree_shap compares single-output boosters only")
+    explainer = shap.TreeExplainer(parsed.trees)
+    if explainer.model.model_type != "internal" or explainer.feature_perturbation != "tree_path_dependent":
+        raise AssertionError("shap did not take its own path-dependent TreeSHAP")  # pragma: no cover
+    # shap's own additivity check would use the missing inner values; the callers check additivity themselves.
+    values = explainer.shap_values(rows.astype(np.float32), check_additivity=False)
+    base = sum(_mean_leaf(tree) for tree in parsed.trees) + float(np.asarray(parsed.base_offset).reshape(-1)[0])
+    return np.asarray(values, dtype=np.float64).reshape((*rows.shape, 1)), np.array([base])
+
+
+def _mean_leaf(tree: Any) -> float:
+    """A tree's expected output over its training data: leaves weighted by their cover."""
+    left, right, weight, value = tree.children_left, tree.children_right, tree.node_sample_weight, tree.values
+
+    def total(node: int) -> float:
+        if left[node] < 0:
+            return float(value[node, 0]) * float(weight[node])
+        return total(left[node]) + total(right[node])
+
+    return total(0) / float(weight[0])
 
 
 def linear_shap(

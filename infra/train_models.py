@@ -2,7 +2,7 @@
 
     .venv/bin/python -m infra.train_models [--out models]
 
-Writes, under `--out`:
+Writes, under `--out` (and, from infra/training/, refund-decision-xgboost and -catboost):
 
 - `ticket-router/`: a multinomial logistic regression over bag-of-words counts
   (`model.json`, format `candor.linear_text/1`), its background (the empty message)
@@ -410,9 +410,16 @@ def train_refund_decision(out: Path) -> dict[str, Any]:
 
 
 def train_all(out: Path) -> dict[str, dict[str, Any]]:
-    """Train both bundled models into `out`; return their training summaries."""
+    """Train the bundled models into `out`; return their training summaries."""
+    from infra.training import catboost_models, xgboost_models  # one module per model library
+
     out.mkdir(parents=True, exist_ok=True)
-    return {"ticket-router": train_ticket_router(out), "refund-decision": train_refund_decision(out)}
+    return {
+        "ticket-router": train_ticket_router(out),
+        "refund-decision": train_refund_decision(out),
+        xgboost_models.MODEL_ID: xgboost_models.train(out),
+        catboost_models.MODEL_ID: catboost_models.train(out),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -434,7 +441,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for band, rate in refund["approval_rate_by_age"].items():
         print(f"  age {band:>5}: approval rate {rate:.3f}")
     print(f"  65+ / most-approved band: {refund['fairness_check_age_65_plus_ratio']:.3f} (four-fifths rule: 0.8)")
-    print(f"wrote {args.out}/ticket-router and {args.out}/refund-decision")
+    for name, trained in list(summary.items())[2:]:
+        print(f"{name}: held-out accuracy {trained['held_out_accuracy']:.4f}, AUC {trained['held_out_auc']:.4f}")
+    print(f"wrote {', '.join(f'{args.out}/{name}' for name in summary)}")
     return 0
 
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,10 @@ from functions.domain.seal import sha256_hex
 from functions.schemas.api import FeatureValue
 from functions.schemas.manifest import FileRef, InProcessAdapter, ModelManifest
 from functions.schemas.record import ExplainerRef
+
+if TYPE_CHECKING:
+    from functions.adapters.catboost_model import CatBoostRuntime
+    from functions.adapters.xgboost_model import XGBoostRuntime
 
 ReadFile = Callable[[str], bytes]
 
@@ -174,11 +178,21 @@ def _explainer_ref(manifest: ModelManifest, implementation: str) -> ExplainerRef
     )
 
 
-def load_runtime(manifest: ModelManifest, read: ReadFile) -> TabularTreeRuntime | LinearTextRuntime:
+def load_runtime(
+    manifest: ModelManifest, read: ReadFile
+) -> TabularTreeRuntime | LinearTextRuntime | XGBoostRuntime | CatBoostRuntime:
     """Load the artifact named by `manifest` through `read`, after checking its hash."""
     if manifest.artifact is None or not isinstance(manifest.adapter, InProcessAdapter):
         raise ManifestError(f"model {manifest.id}: adapter {manifest.adapter.type} is not an in-process model")
     artifact = read_pinned(read, manifest.artifact, manifest.id)
+    if manifest.adapter.format in ("xgboost_json", "xgboost_ubj"):  # each library imported only when asked for
+        from functions.adapters.xgboost_model import load_xgboost
+
+        return load_xgboost(manifest, artifact, manifest.adapter.format)
+    if manifest.adapter.format == "catboost_cbm":
+        from functions.adapters.catboost_model import load_catboost
+
+        return load_catboost(manifest, artifact)
     background = json.loads(read_pinned(read, manifest.background, manifest.id)) if manifest.background else None
     if manifest.adapter.format == "lightgbm_text":
         import lightgbm  # only the tree models pay for this import

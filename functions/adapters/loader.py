@@ -31,7 +31,12 @@ def load_model(manifest: ModelManifest, read: ReadFile) -> ModelRuntime:
     from functions.adapters.remote import remote_model
     from functions.stores import aws_clients
 
-    return BlackBoxRuntime(manifest, remote_model(manifest, read, aws_clients), background_rows(manifest, read))
+    runtime = BlackBoxRuntime(manifest, remote_model(manifest, read, aws_clients), background_rows(manifest, read))
+    if getattr(manifest.adapter, "exact_artifact", None) is None:
+        return runtime
+    from functions.adapters.remote_exact import ArtifactExplainedRuntime, load_artifact_runtime
+
+    return ArtifactExplainedRuntime(runtime, load_artifact_runtime(manifest, read))
 
 
 def background_rows(manifest: ModelManifest, read: ReadFile) -> list[dict[str, Any]] | None:

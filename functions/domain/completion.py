@@ -144,8 +144,9 @@ def complete_explanation(
     decided = Decided(
         manifest, prediction, inputs, env.locale, _outcome_display(manifest, env, language), env.outcome.adverse
     )
-    explanation = recorded(explained(decided, runtime.explainer, run), decided)
-    return _sealed(record, runtime.explainer, explanation, now)
+    explainer = run.explainer or runtime.explainer  # a pinned artifact's, or its black-box fallback
+    explanation = recorded(explained(decided, explainer, run), decided)
+    return _sealed(record, explainer, explanation, now)
 
 
 def _changed_answer(env: Envelope, manifest: ModelManifest, prediction: Prediction) -> str | None:

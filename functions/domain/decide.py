@@ -39,6 +39,7 @@ from functions.schemas.manifest import (
 )
 from functions.schemas.record import (
     Envelope,
+    ExplainerRef,
     ModelRef,
     PersonalPart,
     RecordedNotice,
@@ -82,7 +83,7 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
     model = {"id": manifest.id, "version": manifest.version}
     outcome = _outcome(manifest, prediction, language_of(request.locale))
     context = Decided(manifest, prediction, inputs, request.locale, outcome.display_name, outcome.adverse)
-    explanation = _explanation(runtime, request, context, outcome, services)
+    explanation, explainer = _explanation(runtime, request, context, outcome, services)
     notice = services.notices.notice(
         locale=request.locale,
         jurisdiction=request.jurisdiction,
@@ -106,7 +107,7 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
             artifact_sha256=manifest.artifact.sha256 if manifest.artifact else None,
             endpoint=endpoint_of(manifest),
         ),
-        explainer=runtime.explainer,
+        explainer=explainer,
         outcome=RecordedOutcome(
             label=outcome.label,
             score=outcome.score,
@@ -143,24 +144,30 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
 
 def _explanation(
     runtime: ModelRuntime, request: DecisionRequest, context: Decided, outcome: Outcome, services: DecisionServices
-) -> Explanation:
-    """Explain now, later (pending) or not at all (the model's policy); never silently missing."""
+) -> tuple[Explanation, ExplainerRef]:
+    """Explain now, later (pending) or not at all (the model's policy); never silently missing.
+
+    With the explainer the record names: the run's own when it differs from the runtime's (a remote
+    model explained from its pinned artifact, or as a black box when the artifact no longer matches).
+    """
     manifest = runtime.manifest
     skipped = reason_not_explained(manifest, request, context.inputs, outcome)
     if skipped is not None:
-        return unexplained(context, "not_explained", skipped)
+        return unexplained(context, "not_explained", skipped), runtime.explainer
     can_defer = services.explanation_queue is not None and manifest.is_remote
     if manifest.explainer.timing == "deferred" and can_defer:
-        return unexplained(context, "pending", "computed after the answer, as the model's manifest asks")
+        later = "computed after the answer, as the model's manifest asks"
+        return unexplained(context, "pending", later), runtime.explainer
     deadline = services.monotonic() + manifest.explainer.deadline_seconds
     try:
         run = runtime.explain(context.inputs, context.prediction, deadline)
     except ExplanationUnavailable as error:
         if can_defer:
-            return unexplained(context, "pending", f"{error.message}; a worker completes it")
-        return unexplained(context, "not_explained", error.message)
+            return unexplained(context, "pending", f"{error.message}; a worker completes it"), runtime.explainer
+        return unexplained(context, "not_explained", error.message), runtime.explainer
     _check_additivity(manifest, run)
-    return explained(context, runtime.explainer, run)
+    explainer = run.explainer or runtime.explainer
+    return explained(context, explainer, run), explainer
 
 
 def endpoint_of(manifest: ModelManifest) -> str | None:

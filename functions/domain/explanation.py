@@ -50,12 +50,10 @@ def explained(decided: Decided, explainer: ExplainerRef, run: ModelRun) -> Expla
     )
     sampling = run.sampling
     return Explanation(
-        method=manifest.explainer.method,
+        method=explainer.method,
         exact=explainer.exact,
         status="partial" if run.partial else "complete",
-        status_reason="the explanation deadline cut sampling short: fewer evaluations than planned"
-        if run.partial
-        else None,
+        status_reason="; ".join(_reasons(run)) or None,
         output_units=run.attribution.output_units,
         explained_output=_explained_output(decided),
         base_value=run.attribution.base_value,
@@ -65,6 +63,11 @@ def explained(decided: Decided, explainer: ExplainerRef, run: ModelRun) -> Expla
         additivity_error=run.attribution.additivity_error,
         sampling=Sampling(**vars(sampling)) if sampling else None,
     )
+
+
+def _reasons(run: ModelRun) -> list[str]:
+    partial = "the explanation deadline cut sampling short: fewer evaluations than planned"
+    return [reason for reason in (run.note, partial if run.partial else None) if reason]
 
 
 def unexplained(decided: Decided, status: Literal["pending", "not_explained"], reason: str) -> Explanation:

@@ -62,6 +62,10 @@ class ModelRun:
     items: tuple[ExplainedItem, ...]
     sampling: Sampling | None = None  # None for exact explainers
     partial: bool = False  # the deadline cut the sampling short: fewer evaluations than planned
+    # A remote model explained from its pinned artifact or, when the artifact no longer matches the
+    # endpoint, as a black box: the explainer this run used and why, when it is not the runtime's own.
+    explainer: ExplainerRef | None = None
+    note: str | None = None
 
 
 class ModelRuntime(Protocol):

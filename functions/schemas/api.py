@@ -92,7 +92,11 @@ class Explanation(BaseModel):
         description="complete; partial (the deadline cut sampling short); pending (computed after the answer,"
         " shown on the customer page and to auditors when ready); not_explained (by the model's policy).",
     )
-    status_reason: str | None = Field(default=None, description="Why the explanation is partial, pending or absent.")
+    status_reason: str | None = Field(
+        default=None,
+        description="Why the explanation is partial, pending or absent; when complete, why a remote model with a"
+        " pinned artifact was explained as a black box (the artifact did not match the endpoint), else null.",
+    )
     output_units: str
     explained_output: str = Field(
         description="Which model output the attributions explain, e.g. log-odds of 'approve'."

@@ -80,13 +80,17 @@ class FileRef(_Strict):
 METHODS_BY_FORMAT = {
     "lightgbm_text": ("tree_shap", "permutation_shap", "kernel_shap"),
     "linear_text_json": ("linear_shap",),
+    "xgboost_json": ("tree_shap",),
+    "xgboost_ubj": ("tree_shap",),
+    "catboost_cbm": ("tree_shap",),
 }
 
 
 class InProcessAdapter(_Strict):
     type: Literal["in_process"] = "in_process"
-    format: Literal["lightgbm_text", "linear_text_json"] = Field(
-        description="Artifact format: LightGBM's text model, or Candor's JSON for linear models over text."
+    format: Literal["lightgbm_text", "linear_text_json", "xgboost_json", "xgboost_ubj", "catboost_cbm"] = Field(
+        description="Artifact format: LightGBM's text model, Candor's JSON for linear models over text, XGBoost's"
+        " Booster.save_model as JSON or UBJSON (the `xgboost` extra), or CatBoost's .cbm (the `catboost` extra)."
     )
 
 
@@ -109,6 +113,23 @@ texts for text models."""
 JsonValue = Any
 
 
+class PinnedArtifact(_Strict):
+    """A remote model's own file: its answers are explained exactly from it while they match it (remote-models.md)."""
+
+    format: Literal["lightgbm_text", "xgboost_json", "xgboost_ubj", "catboost_cbm"]
+    file: FileRef
+    member: Annotated[str, Field(min_length=1, max_length=255)] | None = Field(
+        default=None,
+        description="The model file inside `file` when that is a .tar.gz, as SageMaker's model.tar.gz"
+        " (e.g. xgboost-model).",
+    )
+    score_tolerance: Annotated[float, Field(gt=0, le=0.1)] = Field(
+        default=1e-6,
+        description="Largest difference, per label probability, between the endpoint's answer and the artifact's"
+        " for the artifact to explain it; beyond it the decision is explained as a black box, and the record says why.",
+    )
+
+
 class RemoteCall(_Strict):
     """How Candor calls a model that runs elsewhere: deadline, retries, batching, request and answer shapes.
 
@@ -128,6 +149,9 @@ class RemoteCall(_Strict):
     )
     request_template: JsonValue = Field(default_factory=lambda: {"instances": "$rows"})
     response_path: str = "predictions"
+    exact_artifact: PinnedArtifact | None = Field(
+        default=None, description="Tabular models: the model's own file, to explain its answers exactly in one call."
+    )
 
     @model_validator(mode="after")
     def _shapes(self) -> RemoteCall:
@@ -264,6 +288,8 @@ def _check_remote_shapes(adapter: RemoteCall, is_text: bool) -> None:
     if (adapter.placeholder == "$texts") != is_text:
         wanted = "$texts" if is_text else "$rows or $records"
         raise ValueError(f"adapter.request_template: uses {adapter.placeholder}; this model's inputs need {wanted}")
+    if is_text and adapter.exact_artifact is not None:
+        raise ValueError("adapter.exact_artifact: tree models over tabular features only; a text model has none")
     if isinstance(adapter, SageMakerEndpointAdapter) and adapter.content_type == "text/csv":
         if is_text:
             raise ValueError("adapter.content_type: text/csv carries encoded rows; a text model needs application/json")

@@ -31,6 +31,7 @@ from functions.domain.errors import InvalidInput, ManifestError
 from functions.domain.inputs import validate_inputs
 from functions.domain.seal import sha256_hex
 from functions.schemas.manifest import FileRef, HttpsEndpointAdapter, ModelManifest
+from infra.cli import boosted_check
 
 TOLERANCE = 1e-6
 MAX_ROW_PROBLEMS = 10
@@ -225,6 +226,8 @@ def _explanations(
         if not inputs:
             report.problems.append(f"{folder / 'manifest.json'}: background: no rows to explain; the check needs some")
         unit = "rows"
+    elif boosted_check.is_boosted(runtime):  # XGBoost, CatBoost: their loaders check the model against the manifest
+        inputs, unit = background[:rows], "rows"
     else:
         assert isinstance(runtime, LinearTextRuntime)
         inputs = _messages(manifest, runtime.vocabulary, background, rows)
@@ -273,6 +276,7 @@ def _compare(runtime: Any, inputs: list[Any]) -> tuple[float, float]:
     additivity = difference = 0.0
     # Binary LightGBM models have one output, the log-odds of the second label, whatever the outcome.
     binary_tree = isinstance(runtime, TabularTreeRuntime) and runtime.booster.num_model_per_iteration() == 1
+    binary_tree = binary_tree or (boosted_check.is_boosted(runtime) and len(labels) == 2)
     runs = []
     for row in inputs:
         prediction = runtime.predict(row)
@@ -296,6 +300,8 @@ def _reference(runtime: Any, inputs: list[Any]) -> tuple[Any, Any]:
     from explainers.permutation import PermutationShap
     from functions.adapters.in_process import TabularTreeRuntime
 
+    if boosted_check.is_boosted(runtime):
+        return boosted_check.reference(runtime, inputs)
     if not isinstance(runtime, TabularTreeRuntime):  # linear over word counts, against the empty message
         counts = runtime.vectorizer.transform(str(row[runtime.manifest.features[0].name]) for row in inputs)
         return reference.linear_shap(runtime.coef, runtime.intercept, np.zeros((1, counts.shape[1])), counts)

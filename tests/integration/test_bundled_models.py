@@ -73,7 +73,8 @@ def assert_same_json(fresh: object, bundled: object, where: str, abs_tol: float)
 @pytest.mark.slow
 def test_retraining_reproduces_every_file(tmp_path: Path) -> None:
     train_models.train_all(tmp_path)
-    for name in ("ticket-router", "refund-decision"):
+    assert sorted(p.name for p in tmp_path.iterdir()) == [d.name for d in MODEL_DIRS]
+    for name in (d.name for d in MODEL_DIRS):
         bundled_dir, fresh_dir = MODELS / name, tmp_path / name
         assert sorted(p.name for p in fresh_dir.iterdir()) == sorted(p.name for p in bundled_dir.iterdir())
         for path in sorted(bundled_dir.glob("*.json")):
