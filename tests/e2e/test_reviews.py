@@ -1,0 +1,165 @@
+"""Human review over HTTP: the customer's appeal, a reviewer's claim and verdict, the customer's page, integrity."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from infra.invocation import running
+from tests.e2e.customer import appeal_item, decided
+
+
+def review(api, method, path, **kwargs):
+    return api.call(method, path, role="reviewer", **kwargs)
+
+
+def customer_get(api, path, token):
+    return api.call("GET", path, role=None, params={"token": token})
+
+
+def appeal_from_the_page(api, decision_id, token, reason):
+    """What the page's form sends (form-encoded), as a browser would."""
+    sent = api.call(
+        "POST", f"/v1/explanations/{decision_id}/appeal", role=None, params={"token": token}, data={"reason": reason}
+    )
+    assert sent.status_code == 201, sent.text
+    return sent
+
+
+def test_an_appeal_is_claimed_resolved_and_shown_to_the_customer_and_its_review_verifies(api, monkeypatch):
+    start = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    decision_id, token, _ = decided(api, "demo-refund-2")  # es-ES
+    appeal_from_the_page(api, decision_id, token, "El paquete llegó roto; llámenme al 612 345 678")
+
+    queue = review(api, "GET", "/v1/reviews", params={"model_id": "refund-decision", "limit": 200}).json()
+    listed = [item for item in queue["items"] if item["decision_id"] == decision_id]
+    assert len(listed) == 1 and listed[0]["status"] == "received" and listed[0]["kind"] == "appeal", queue
+    assert [i["created_at"] for i in queue["items"]] == sorted(i["created_at"] for i in queue["items"])
+
+    case = review(api, "GET", f"/v1/reviews/{decision_id}").json()
+    assert case["appeal"]["reason"] == "El paquete llegó roto; llámenme al [PHONE]"
+    assert case["customer_view"]["language"] == "es"
+    assert case["record"]["personal"]["inputs"]  # the inputs, beside the full explanation
+    assert case["record"]["envelope"]["explanation"]["contributions"]
+    assert case["verified"] is True
+    original = case["record"]["envelope"]["outcome"]["label"]
+    new_outcome = next(label for label in case["labels"] if label != original)
+
+    # Resolving before claiming is refused; a claim makes it in_review, for this reviewer.
+    early = review(api, "POST", f"/v1/reviews/{decision_id}/resolve", json={"verdict": "upheld", "reason": "ok"})
+    assert early.status_code == 409
+    claimed = review(api, "POST", f"/v1/reviews/{decision_id}/claim")
+    assert claimed.status_code == 200, claimed.text
+    assert claimed.json()["status"] == "in_review"
+    assert claimed.json()["claimed_by"].startswith("rv_")
+    assert "local" not in claimed.json()["claimed_by"]  # a keyed pseudonym, not the session name
+
+    reason = "El cliente aportó fotos del daño: procede el reembolso."
+    resolved = review(
+        api,
+        "POST",
+        f"/v1/reviews/{decision_id}/resolve",
+        json={"verdict": "overturned", "reason": reason, "new_outcome": new_outcome},
+    )
+    assert resolved.status_code == 201, resolved.text
+    sealed = resolved.json()
+    assert sealed["review"]["decision_id"] == decision_id
+    assert sealed["review"]["envelope_sha256"] == case["record"]["content_sha256"]
+    assert (sealed["review"]["original_outcome"], sealed["review"]["final_outcome"]) == (original, new_outcome)
+    again = review(api, "POST", f"/v1/reviews/{decision_id}/resolve", json={"verdict": "upheld", "reason": "x"})
+    assert again.status_code == 409  # write-once: a second verdict is refused
+    assert review(api, "POST", f"/v1/reviews/{decision_id}/claim").status_code == 409
+
+    item = appeal_item(api, decision_id)
+    assert item["status"]["S"] == "overturned" and item["review_sha256"]["S"] == sealed["content_sha256"]
+
+    # The customer sees the verdict, in Spanish (the decision's language), on the page and in the JSON.
+    view = customer_get(api, f"/v1/explanations/{decision_id}", token).json()
+    assert view["appeal"]["status"] == "overturned"
+    assert view["review"]["verdict"] == "overturned"
+    assert view["review"]["reason"] == reason
+    assert view["review"]["statement"].startswith("Una persona revisó esta decisión el ")
+    page = customer_get(api, f"/v1/explanations/{decision_id}/view", token).text
+    assert "revocada" in page and "la revocó" in page and "procede el reembolso" in page
+
+    # The sealed review is listed in the digest of its window and verifies.
+    from functions.api.routes import audit as audit_routes
+    from functions.integrity_service import integrity_service
+
+    later = datetime.now(UTC) + timedelta(hours=1, minutes=10)
+    monkeypatch.setattr(audit_routes, "_now", lambda: later)
+    end = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    import dataclasses
+
+    service = dataclasses.replace(integrity_service(), first_window=datetime.fromisoformat(start))
+    with running("IntegrityFunction"):
+        service.write_due(now=later)
+    window = {"from": start, "to": end}
+    report = api.call("GET", "/v1/integrity/verify", role="auditor", params=window).json()
+    assert report["ok"] is True, report
+
+    # A forged review (another reason, same hash) is caught as altered.
+    bucket = api.stack.env["CANDOR_ARCHIVE_BUCKET"]
+    forged = {**sealed, "review": {**sealed["review"], "reason": "forged"}}
+    api.aws("s3").put_object(Bucket=bucket, Key=item["review_key"]["S"], Body=json.dumps(forged).encode())
+    report = api.call("GET", "/v1/integrity/verify", role="auditor", params=window).json()
+    assert report["ok"] is False
+    assert f"review:{decision_id}" in json.dumps(report["altered"])
+
+
+def test_an_english_customer_sees_an_upheld_verdict_in_english(api):
+    decision_id, token, _ = decided(api, "demo-refund-1")  # en
+    appeal_from_the_page(api, decision_id, token, "Please check again")
+    assert review(api, "POST", f"/v1/reviews/{decision_id}/claim").status_code == 200
+    resolved = review(
+        api, "POST", f"/v1/reviews/{decision_id}/resolve", json={"verdict": "upheld", "reason": "The policy applies."}
+    )
+    assert resolved.status_code == 201, resolved.text
+    view = customer_get(api, f"/v1/explanations/{decision_id}", token).json()
+    assert view["review"]["statement"].startswith("A person reviewed this decision on ")
+    assert "upheld it" in view["review"]["statement"]
+    page = customer_get(api, f"/v1/explanations/{decision_id}/view", token).text
+    assert "The policy applies." in page and "upheld" in page
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"verdict": "overturned", "reason": "no outcome"}, 422),
+        ({"verdict": "overturned", "reason": "unknown", "new_outcome": "maybe"}, 422),
+        ({"verdict": "upheld", "reason": ""}, 422),
+        ({"verdict": "perhaps", "reason": "x"}, 422),
+    ],
+)
+def test_bad_verdicts_are_refused_and_nothing_is_stored(api, body, status):
+    decision_id, token, _ = decided(api, "demo-refund-1")
+    appeal_from_the_page(api, decision_id, token, "Wrong")
+    assert review(api, "POST", f"/v1/reviews/{decision_id}/claim").status_code == 200
+    assert review(api, "POST", f"/v1/reviews/{decision_id}/resolve", json=body).status_code == status
+    item = appeal_item(api, decision_id)
+    assert item["status"]["S"] == "in_review" and "review_key" not in item
+
+
+def test_the_reviewer_routes_are_for_reviewers_only(api):
+    assert api.call("GET", "/v1/reviews", role="auditor", params={"model_id": "refund-decision"}).status_code == 403
+    assert api.call("GET", "/v1/reviews", role=None, params={"model_id": "refund-decision"}).status_code in (401, 403)
+    assert review(api, "GET", "/v1/reviews", params={"model_id": "no-such-model"}).status_code == 404
+    assert review(api, "GET", "/v1/reviews/01NOSUCHDECISION").status_code == 404
+    assert review(api, "POST", "/v1/reviews/01NOSUCHDECISION/claim").status_code == 404
+
+
+def test_the_queue_filters_by_status_and_adverse(api):
+    decision_id, token, _ = decided(api, "demo-refund-1")
+    appeal_from_the_page(api, decision_id, token, "Filter me")
+    params = {"model_id": "refund-decision", "limit": 200}
+    received = review(api, "GET", "/v1/reviews", params={**params, "status": "received"}).json()["items"]
+    assert decision_id in {i["decision_id"] for i in received}
+    adverse = received[[i["decision_id"] for i in received].index(decision_id)]["adverse"]
+    flipped = review(api, "GET", "/v1/reviews", params={**params, "adverse": str(not adverse).lower()}).json()
+    assert decision_id not in {i["decision_id"] for i in flipped["items"]}
+    resolved = review(api, "GET", "/v1/reviews", params={**params, "status": "upheld"}).json()["items"]
+    assert decision_id not in {i["decision_id"] for i in resolved}
+    old = review(api, "GET", "/v1/reviews", params={**params, "older_than_days": 1}).json()["items"]
+    assert decision_id not in {i["decision_id"] for i in old}
