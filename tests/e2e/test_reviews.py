@@ -74,6 +74,7 @@ def test_an_appeal_is_claimed_resolved_and_shown_to_the_customer_and_its_review_
 
     item = appeal_item(api, decision_id)
     assert item["status"]["S"] == "overturned" and item["review_sha256"]["S"] == sealed["content_sha256"]
+    assert review(api, "GET", f"/v1/reviews/{decision_id}").json()["review"] == sealed  # the case links it
 
     # The customer sees the verdict, in Spanish (the decision's language), on the page and in the JSON.
     view = customer_get(api, f"/v1/explanations/{decision_id}", token).json()
@@ -163,3 +164,16 @@ def test_the_queue_filters_by_status_and_adverse(api):
     assert decision_id not in {i["decision_id"] for i in resolved}
     old = review(api, "GET", "/v1/reviews", params={**params, "older_than_days": 1}).json()["items"]
     assert decision_id not in {i["decision_id"] for i in old}
+
+
+def test_a_case_shows_similar_past_decisions_and_how_their_reviews_ended(api):
+    earlier, token, _ = decided(api, "demo-refund-1")
+    appeal_from_the_page(api, earlier, token, "First")
+    decision_id, token, _ = decided(api, "demo-refund-1")
+    appeal_from_the_page(api, decision_id, token, "Second")
+    case = review(api, "GET", f"/v1/reviews/{decision_id}").json()
+    outcome = case["record"]["envelope"]["outcome"]["label"]
+    similar = {s["decision_id"]: s for s in case["similar"]}
+    assert earlier in similar and decision_id not in similar
+    assert similar[earlier]["outcome"] == outcome and similar[earlier]["review_status"] == "received"
+    assert len(case["similar"]) <= 5

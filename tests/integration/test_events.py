@@ -38,6 +38,11 @@ EXPECTED = {
     "privacy-erase.json": ("privacy", 200),
     "privacy-legal-hold.json": ("privacy", 404),
     "audit-verify.json": ("audit", 200),
+    "review-queue.json": ("reviews", 200),
+    "review-case.json": ("reviews", 404),
+    "review-claim.json": ("reviews", 404),
+    "review-resolve.json": ("reviews", 404),
+    "review-by-auditor.json": ("reviews", 403),
 }
 
 
@@ -61,10 +66,17 @@ def test_the_explanation_job_event_through_the_worker(aws_env):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_event_through_its_handler(aws_env, name):
-    from functions.handlers import audit, catalog, customer, decisions, privacy
+    from functions.handlers import audit, catalog, customer, decisions, privacy, reviews
 
     module, status = EXPECTED[name]
-    modules = {"catalog": catalog, "decisions": decisions, "customer": customer, "audit": audit, "privacy": privacy}
+    modules = {
+        "catalog": catalog,
+        "decisions": decisions,
+        "customer": customer,
+        "audit": audit,
+        "privacy": privacy,
+        "reviews": reviews,
+    }
     handler = modules[module].lambda_handler
     event = json.loads((EVENTS / name).read_text())
     # As the function whose handler it is in the template, with its role's S3 answers.
