@@ -177,3 +177,33 @@ def test_a_case_shows_similar_past_decisions_and_how_their_reviews_ended(api):
     assert earlier in similar and decision_id not in similar
     assert similar[earlier]["outcome"] == outcome and similar[earlier]["review_status"] == "received"
     assert len(case["similar"]) <= 5
+
+
+def printed(capsys):
+    """The CLI's JSON; the functions' metrics (one-line EMF documents) share this process's stdout locally."""
+    lines = capsys.readouterr().out.splitlines()
+    return json.loads("\n".join(line for line in lines if not line.startswith('{"_aws"')))
+
+
+def test_the_cli_lists_shows_claims_and_resolves(api, capsys):
+    from infra import cli
+
+    decision_id, token, _ = decided(api, "demo-refund-1")
+    appeal_from_the_page(api, decision_id, token, "Through the CLI")
+    base = ["review", "--api", api.stack.api_url, "--token", api.stack.tokens["reviewer"]]
+
+    assert cli.main([*base, "list", "--model", "refund-decision", "--status", "received", "--limit", "200"]) == 0
+    listed = printed(capsys)["items"]
+    assert decision_id in {item["decision_id"] for item in listed}
+    assert cli.main([*base, "show", decision_id]) == 0
+    case = printed(capsys)
+    assert case["appeal"]["reason"] == "Through the CLI"
+    assert cli.main([*base, "claim", decision_id]) == 0
+    assert printed(capsys)["status"] == "in_review"
+    with pytest.raises(SystemExit, match="422 invalid_input"):
+        cli.main([*base, "resolve", decision_id, "--verdict", "overturned", "--reason", "no outcome given"])
+    assert cli.main([*base, "resolve", decision_id, "--verdict", "upheld", "--reason", "Policy applies."]) == 0
+    assert printed(capsys)["review"]["verdict"] == "upheld"
+    assert cli.main([*base, "list", "--model", "refund-decision", "--status", "upheld", "--status", "overturned",
+                     "--limit", "200"]) == 0  # fmt: skip
+    assert decision_id in {item["decision_id"] for item in printed(capsys)["items"]}
