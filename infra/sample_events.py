@@ -196,6 +196,20 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
             "body": {"verdict": "upheld", "reason": "The refund policy applies as the AI applied it."},
             "role": "reviewer",
         },
+        "reviewer-queue-page": {
+            "method": "GET",
+            "path": "/v1/reviewer/queue",
+            "query": {"model_id": "refund-decision"},
+            "role": "reviewer",
+        },
+        "reviewer-case-page": {"method": "GET", "path": f"/v1/reviewer/cases/{SAMPLE_DECISION}", "role": "reviewer"},
+        "reviewer-case-form": {
+            "method": "POST",
+            "path": f"/v1/reviewer/cases/{SAMPLE_DECISION}",
+            "body": "action=claim",
+            "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            "role": "reviewer",
+        },
         "review-by-auditor": {
             "method": "GET",
             "path": "/v1/reviews",
@@ -210,6 +224,7 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
             spec["path"],
             routes=routes,
             body=spec.get("body"),
+            headers=spec.get("headers"),
             query=spec.get("query"),
             role=spec.get("role", "chatbot"),
             request_id=f"evt-{name}",

@@ -207,3 +207,36 @@ def test_the_cli_lists_shows_claims_and_resolves(api, capsys):
     assert cli.main([*base, "list", "--model", "refund-decision", "--status", "upheld", "--status", "overturned",
                      "--limit", "200"]) == 0  # fmt: skip
     assert decision_id in {item["decision_id"] for item in printed(capsys)["items"]}
+
+
+def test_the_reviewer_pages_over_http_claim_and_resolve_with_form_posts(api):
+    """The pages' forms as a browser without scripts sends them (the Chromium run: test_review_pages_browser.py)."""
+    decision_id, token, _ = decided(api, "demo-refund-2")
+    appeal_from_the_page(api, decision_id, token, "<b>Bitte</b> prüfen")
+    queue = review(api, "GET", "/v1/reviewer/queue", params={"model_id": "refund-decision", "status": "received"})
+    assert queue.status_code == 200 and queue.headers["Content-Type"].startswith("text/html")
+    assert "script-src" not in queue.headers["Content-Security-Policy"]  # default-src 'none': no scripts at all
+    assert f'<a href="cases/{decision_id}">' in queue.text
+
+    page = review(api, "GET", f"/v1/reviewer/cases/{decision_id}")
+    assert page.status_code == 200
+    assert "&lt;b&gt;Bitte&lt;/b&gt; prüfen" in page.text  # the customer's words, inert
+    assert 'name="action" value="claim"' in page.text
+
+    form = {"headers": {"Content-Type": "application/x-www-form-urlencoded"}}
+    claimed = review(api, "POST", f"/v1/reviewer/cases/{decision_id}", data={"action": "claim"}, **form)
+    assert claimed.status_code == 200, claimed.text
+    assert "You hold this case now." in claimed.text and 'name="action" value="resolve"' in claimed.text
+
+    bad = review(api, "POST", f"/v1/reviewer/cases/{decision_id}", data={"action": "resolve", "verdict": "overturned",
+                 "reason": "no outcome"}, **form)  # fmt: skip
+    assert bad.status_code == 422 and 'role="alert"' in bad.text
+    assert appeal_item(api, decision_id)["status"]["S"] == "in_review"
+
+    done = review(api, "POST", f"/v1/reviewer/cases/{decision_id}",
+                  data={"action": "resolve", "verdict": "upheld", "reason": "Die Regel gilt."}, **form)  # fmt: skip
+    assert done.status_code == 201, done.text
+    assert "Resolved: upheld" in done.text and "Die Regel gilt." in done.text
+    assert review(api, "POST", f"/v1/reviewer/cases/{decision_id}", data={"action": "claim"}, **form).status_code == 409
+    view = customer_get(api, f"/v1/explanations/{decision_id}", token).json()
+    assert view["review"]["verdict"] == "upheld" and "la confirmó" in view["review"]["statement"]

@@ -43,6 +43,9 @@ EXPECTED = {
     "review-claim.json": ("reviews", 404),
     "review-resolve.json": ("reviews", 404),
     "review-by-auditor.json": ("reviews", 403),
+    "reviewer-queue-page.json": ("reviews", 200),
+    "reviewer-case-page.json": ("reviews", 404),
+    "reviewer-case-form.json": ("reviews", 404),
 }
 
 
@@ -92,6 +95,10 @@ def test_event_through_its_handler(aws_env, name):
         assert response["multiValueHeaders"]["Content-Type"][0].startswith("text/html")
         assert "<h1>Auditor report: refund-decision</h1>" in response["body"]
         assert "Fairness: age_band" in response["body"]
+        return
+    if name == "reviewer-queue-page.json":  # the reviewer's queue page
+        assert response["multiValueHeaders"]["Content-Type"][0].startswith("text/html")
+        assert "<h1>Review queue: refund-decision</h1>" in response["body"]
         return
     body = json.loads(response["body"])
     if status >= 400:

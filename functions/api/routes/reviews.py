@@ -124,10 +124,24 @@ def review_queue(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ReviewQueue:
+    return queue_page(model_id, status, kind, adverse, older_than_days, max_age_days, limit, cursor)
+
+
+def queue_page(
+    model_id: str,
+    statuses: list[AppealStatus] | None,
+    kind: Literal["appeal", "referral"] | None,
+    adverse: bool | None,
+    older_than_days: int,
+    max_age_days: int | None,
+    limit: int,
+    cursor: str | None,
+) -> ReviewQueue:
+    """One page of a model's queue, oldest first (404 for an unknown model)."""
     services = review_services()
     services.manifest(model_id)
     chosen = rules.QueueFilter(
-        statuses=tuple(status or OPEN_STATUSES),
+        statuses=tuple(statuses or OPEN_STATUSES),
         kinds=(kind,) if kind else ("appeal", "referral"),
         adverse=adverse,
         min_age_days=older_than_days,
