@@ -93,6 +93,7 @@ def case_page(decision_id: DecisionId) -> Response[str]:
         **documented(
             e404="No appeal or referral on this decision",
             e409="Claimed by another reviewer, or resolved already",
+            e413="Body over 256 KB",
             e415="Not a form post",
             e422="An unknown action, or a verdict the JSON route would refuse",
         ),

@@ -197,7 +197,11 @@ def resolve_case(services: ReviewServices, decision_id: str, request: ResolveReq
     responses={
         200: {"description": "The claimed case"},
         **_CASE_ERRORS,
-        **documented(e409="Resolved, or another reviewer holds a live claim"),
+        **documented(
+            e409="Resolved, or another reviewer holds a live claim",
+            e413="Body over 256 KB (the route takes none)",
+            e415="A body that is not application/json (the route takes none)",
+        ),
     },
     tags=["reviewers"],
 )
@@ -217,7 +221,10 @@ def claim(decision_id: DecisionId) -> StoredAppeal:
         201: {"description": "The sealed review record"},
         **_CASE_ERRORS,
         **documented(
+            e400="Malformed JSON or not an object",
             e409="Not claimed by you, or resolved already",
+            e413="Body over 256 KB",
+            e415="The body is not application/json",
             e422="Empty or long reason; new_outcome missing, unknown or the same",
         ),
     },
