@@ -240,3 +240,42 @@ def test_the_reviewer_pages_over_http_claim_and_resolve_with_form_posts(api):
     assert review(api, "POST", f"/v1/reviewer/cases/{decision_id}", data={"action": "claim"}, **form).status_code == 409
     view = customer_get(api, f"/v1/explanations/{decision_id}", token).json()
     assert view["review"]["verdict"] == "upheld" and "la confirmó" in view["review"]["statement"]
+
+
+def test_one_reviewer_at_a_time_and_an_expired_claim_can_be_taken_over(api):
+    """Two reviewers (two pseudonyms) race on the store's conditional updates, as two sessions would."""
+    from functions.domain.errors import Conflict
+    from functions.domain.review import build_review
+    from functions.schemas.review import ResolveRequest
+    from functions.stores.review_store import AwsReviewStore
+
+    decision_id, token, _ = decided(api, "demo-refund-1")
+    appeal_from_the_page(api, decision_id, token, "Race")
+    env = api.stack.env
+    store = AwsReviewStore(
+        appeals_table=env["CANDOR_APPEALS_TABLE"],
+        records_table=env["CANDOR_RECORDS_TABLE"],
+        bucket=env["CANDOR_ARCHIVE_BUCKET"],
+        kms_key_id=env["CANDOR_KMS_KEY_ID"],
+        dynamodb=api.aws("dynamodb"),
+        s3=api.aws("s3"),
+    )
+    now, ttl = datetime.now(UTC), timedelta(minutes=60)
+    appeal = store.get(decision_id)
+    held = store.claim(appeal, "rv_alice", now, ttl)
+    assert (held.status, held.claimed_by) == ("in_review", "rv_alice")
+    with pytest.raises(Conflict):
+        store.claim(appeal, "rv_bob", now + timedelta(minutes=59), ttl)  # alice's claim still holds
+    taken = store.claim(appeal, "rv_bob", now + timedelta(minutes=61), ttl)  # expired: bob may take it over
+    assert taken.claimed_by == "rv_bob"
+
+    # Alice, who lost the claim, cannot resolve it: her review object stays unlisted, the appeal unchanged.
+    record = review(api, "GET", f"/v1/reviews/{decision_id}").json()["record"]
+    from functions.schemas.record import ExplanationRecord
+
+    sealed = build_review(held, ExplanationRecord.model_validate(record), ResolveRequest(verdict="upheld", reason="x"),
+                          labels=["deny", "approve"], reviewer="rv_alice", now=now)  # fmt: skip
+    with pytest.raises(Conflict):
+        store.resolve(held, sealed)
+    item = appeal_item(api, decision_id)
+    assert item["status"]["S"] == "in_review" and item["claimed_by"]["S"] == "rv_bob" and "review_key" not in item
