@@ -34,6 +34,7 @@ def render_queue(model_id: str, items: list[QueueItem], filters: dict[str, Any],
         status=filters.get("status") or "",
         adverse=filters.get("adverse") or "",
         older_than_days=filters.get("older_than_days") or 0,
+        limit=filters.get("limit") or 50,
         next_query=next_query,
     )
 

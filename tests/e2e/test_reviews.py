@@ -213,7 +213,9 @@ def test_the_reviewer_pages_over_http_claim_and_resolve_with_form_posts(api):
     """The pages' forms as a browser without scripts sends them (the Chromium run: test_review_pages_browser.py)."""
     decision_id, token, _ = decided(api, "demo-refund-2")
     appeal_from_the_page(api, decision_id, token, "<b>Bitte</b> prüfen")
-    queue = review(api, "GET", "/v1/reviewer/queue", params={"model_id": "refund-decision", "status": "received"})
+    queue = review(
+        api, "GET", "/v1/reviewer/queue", params={"model_id": "refund-decision", "status": "received", "limit": 200}
+    )
     assert queue.status_code == 200 and queue.headers["Content-Type"].startswith("text/html")
     assert "script-src" not in queue.headers["Content-Security-Policy"]  # default-src 'none': no scripts at all
     assert f'<a href="cases/{decision_id}">' in queue.text

@@ -58,12 +58,13 @@ def queue(
     status: Annotated[AppealStatus | Literal[""] | None, Query()] = None,
     adverse: Annotated[Literal["true", "false", ""] | None, Query()] = None,
     older_than_days: Annotated[int, Query(ge=0, le=366)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response[str]:
     chosen = [status] if status else None
     page = queue_page(model_id, chosen, None, {"true": True, "false": False}.get(adverse or ""), older_than_days,
-                      None, 50, cursor)  # fmt: skip
-    filters = {"status": status, "adverse": adverse, "older_than_days": older_than_days}
+                      None, limit, cursor)  # fmt: skip
+    filters = {"status": status, "adverse": adverse, "older_than_days": older_than_days, "limit": limit}
     return _html(HTTPStatus.OK, review_page.render_queue(model_id, page.items, filters, page.next_cursor))
 
 
