@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -83,7 +83,7 @@ class AwsRecordSource:
             yield from self._items(ids, start)
         yield from self._reviews(days, start, end)
 
-    def _reviews(self, days: list[Any], start: datetime, end: datetime) -> Iterator[IndexedRecord]:
+    def _reviews(self, days: list[date], start: datetime, end: datetime) -> Iterator[IndexedRecord]:
         """The reviews resolved in [start, end): one Query per day on the sparse `by_resolved_day` index."""
         if not self.appeals_table:
             return
