@@ -131,6 +131,8 @@ build-CustomerFunction: build-CatalogFunction
 # reports and erasure need no numpy, shap or LightGBM; boto3 comes with the runtime).
 build-AuditFunction: build-CatalogFunction
 build-PrivacyFunction: build-CatalogFunction
+# The reviewer function: the same small zip (its pages are templates too).
+build-ReviewFunction: build-CatalogFunction
 
 # `sam build` runs this for the integrity job: functions/ and the small deps (no models, numpy or
 # shap; boto3 comes with the runtime).

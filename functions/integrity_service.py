@@ -80,6 +80,7 @@ def build_integrity_service(settings: AuditSettings) -> IntegrityService:
             dynamodb=aws_clients.dynamodb(),
             s3=aws_clients.s3(),
             index_shards=settings.index_shards,
+            appeals_table=settings.appeals_table,
         ),
         windowing=windowing,
         signing_key_id=settings.digest_key_id,

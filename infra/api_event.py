@@ -19,7 +19,7 @@ from infra.lambda_runtime import ACCOUNT_ID
 API_ID = "candorlocal"
 DEFAULT_STAGE = "prod"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-ROLES = ("chatbot", "auditor", "privacy")
+ROLES = ("chatbot", "auditor", "privacy", "reviewer")
 TOKEN_ENV = {role: f"CANDOR_{role.upper()}_TOKEN" for role in ROLES}
 # Documented defaults for the local stack only; never valid anywhere else.
 DEFAULT_TOKENS = {role: f"local-{role}-token" for role in ROLES}

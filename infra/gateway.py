@@ -338,7 +338,7 @@ def make_event(
         raise ValueError(f"no route for {method} {path}")
     raw = json.dumps(body, ensure_ascii=False).encode() if isinstance(body, Mapping) else body
     request_headers = [("Host", host), ("User-Agent", "candor-events/1")]
-    if raw:
+    if raw and not any(name.lower() == "content-type" for name in headers or {}):
         request_headers.append(("Content-Type", "application/json"))
     if role:
         request_headers.append(("Authorization", f"Bearer {DEFAULT_TOKENS[role]}"))

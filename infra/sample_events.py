@@ -181,6 +181,41 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
             "query": {"from": "2026-08-03T00:00:00Z", "to": "2026-08-03T06:00:00Z"},
             "role": "auditor",
         },
+        # Reviewer routes (docs/reviewers.md).
+        "review-queue": {
+            "method": "GET",
+            "path": "/v1/reviews",
+            "query": {"model_id": "refund-decision", "adverse": "true"},
+            "role": "reviewer",
+        },
+        "review-case": {"method": "GET", "path": f"/v1/reviews/{SAMPLE_DECISION}", "role": "reviewer"},
+        "review-claim": {"method": "POST", "path": f"/v1/reviews/{SAMPLE_DECISION}/claim", "role": "reviewer"},
+        "review-resolve": {
+            "method": "POST",
+            "path": f"/v1/reviews/{SAMPLE_DECISION}/resolve",
+            "body": {"verdict": "upheld", "reason": "The refund policy applies as the AI applied it."},
+            "role": "reviewer",
+        },
+        "reviewer-queue-page": {
+            "method": "GET",
+            "path": "/v1/reviewer/queue",
+            "query": {"model_id": "refund-decision"},
+            "role": "reviewer",
+        },
+        "reviewer-case-page": {"method": "GET", "path": f"/v1/reviewer/cases/{SAMPLE_DECISION}", "role": "reviewer"},
+        "reviewer-case-form": {
+            "method": "POST",
+            "path": f"/v1/reviewer/cases/{SAMPLE_DECISION}",
+            "body": "action=claim",
+            "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            "role": "reviewer",
+        },
+        "review-by-auditor": {
+            "method": "GET",
+            "path": "/v1/reviews",
+            "query": {"model_id": "refund-decision"},
+            "role": "auditor",
+        },
     }
     events: dict[str, dict[str, Any]] = {}
     for name, spec in specs.items():
@@ -189,6 +224,7 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
             spec["path"],
             routes=routes,
             body=spec.get("body"),
+            headers=spec.get("headers"),
             query=spec.get("query"),
             role=spec.get("role", "chatbot"),
             request_id=f"evt-{name}",

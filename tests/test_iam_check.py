@@ -37,6 +37,9 @@ ACCEPTED_UNUSED = {
     # DynamoDB uses the rollups table's and the streams' key for the caller; infra/on_behalf.py does not
     # derive DynamoDB's own KMS calls yet (docs/security.md, limits).
     ("RollupFunctionRole/rollups", "kms:", "key/RecordsKey"): "DynamoDB's use of the table key, not derived",
+    # The reviewer reads a deferred explanation's completion like the customer page does; the review tests'
+    # decisions are explained before the answer.
+    ("ReviewFunctionRole/review", "s3:GetObject", "/completions/"): "deferred explanations: not staged for reviews",
     # A worker reads the completion back when another wrote it first (IfNoneMatch lost): a race no test stages.
     ("ExplanationWorkerFunctionRole/explanation-worker", "s3:GetObject", "/completions/"): "read after a lost race",
 }

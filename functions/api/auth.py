@@ -39,8 +39,8 @@ def security_schemes() -> dict[str, SecurityScheme]:
                 "type": "apiKey",
                 "in": "header",
                 "name": "Authorization",
-                "description": "SigV4 as the candor-chatbot, candor-auditor or candor-privacy IAM role; on the local "
-                "stack `Bearer <token>`. No credentials: 401; another role's: 403.",
+                "description": "SigV4 as the candor-chatbot, candor-auditor, candor-privacy or candor-reviewer IAM "
+                "role; on the local stack `Bearer <token>`. No credentials: 401; another role's: 403.",
                 "x-amazon-apigateway-authtype": "awsSigv4",
             }
         )
@@ -51,6 +51,7 @@ class Role(StrEnum):
     chatbot = "chatbot"
     auditor = "auditor"
     privacy = "privacy"
+    reviewer = "reviewer"
 
 
 def role_name(principal_arn: str) -> str | None:
@@ -67,6 +68,7 @@ def caller_role(identity: dict, settings: CatalogSettings) -> Role | None:
         settings.chatbot_role: Role.chatbot,
         settings.auditor_role: Role.auditor,
         settings.privacy_role: Role.privacy,
+        settings.reviewer_role: Role.reviewer,
     }
     name = role_name(identity.get("userArn") or "")
     return roles.get(name) if name else None

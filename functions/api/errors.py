@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from functions.domain.errors import (
     CandorError,
+    Conflict,
     DependencyUnavailable,
     InvalidInput,
     MalformedRequest,
@@ -41,6 +42,7 @@ logger = Logger(child=True)
 STATUS_OF: dict[type[CandorError], HTTPStatus] = {
     InvalidInput: HTTPStatus.UNPROCESSABLE_ENTITY,
     NotFound: HTTPStatus.NOT_FOUND,
+    Conflict: HTTPStatus.CONFLICT,
     MalformedRequest: HTTPStatus.BAD_REQUEST,
     ModelOutputInvalid: HTTPStatus.BAD_GATEWAY,
     DependencyUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,

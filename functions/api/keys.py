@@ -17,6 +17,7 @@ from functions.stores import aws_clients
 
 SUBJECT_HASH = "subject-hash/v1"
 CUSTOMER_LINK = "customer-link/v1"
+REVIEWER_PSEUDONYM = "reviewer-pseudonym/v1"
 
 
 def purpose_key(master: bytes, purpose: str) -> bytes:

@@ -8,20 +8,22 @@ is the version that was shown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
 from functions.domain.disclosure import NoticeCatalogue, OperatorProfile
-from functions.domain.formatting import locale_tag
+from functions.domain.formatting import locale_tag, long_date, parse_timestamp
 from functions.domain.presentation import display_value, language_of, localized, span_of
 from functions.schemas.customer import (
     Appeal,
     CustomerLinks,
     CustomerOutcome,
     CustomerReason,
+    CustomerReview,
     CustomerView,
     DataUsed,
+    Verdict,
 )
 from functions.schemas.manifest import ModelManifest
 from functions.schemas.record import ExplanationRecord, RecordedExplanation
@@ -43,6 +45,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "restricted": "This record is restricted: we may not show or use it while your request about it is "
         "handled. To talk about it, contact a person: {contact}",
         "erased_word": "a word of your message (erased)",
+        "upheld": "A person reviewed this decision on {date} and upheld it: {label} stands.",
+        "overturned": "A person reviewed this decision on {date} and overturned it: the decision is now {label}.",
     },
     "es": {
         "routed": "Su mensaje se ha enviado a nuestro equipo de {label}.",
@@ -57,6 +61,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "restricted": "Este registro está limitado: no podemos mostrarlo ni usarlo mientras se tramita su "
         "solicitud sobre él. Para hablar de ello, contacte con una persona: {contact}",
         "erased_word": "una palabra de su mensaje (borrada)",
+        "upheld": "Una persona revisó esta decisión el {date} y la confirmó: se mantiene {label}.",
+        "overturned": "Una persona revisó esta decisión el {date} y la revocó: la decisión es ahora {label}.",
     },
 }
 
@@ -187,7 +193,28 @@ def customer_view(
         human_contact=_contact(operator, language),
         how_to_contest=texts["contest"].format(contact=_contact(operator, language)),
         appeal=appeal,
+        review=_review(appeal, env.outcome.label, label_name, texts, env.locale),
         links=links_for(env.decision_id),
+    )
+
+
+def _review(
+    appeal: Appeal | None, original: str, label_name: Callable[[str], str], texts: Mapping[str, str], locale: str
+) -> CustomerReview | None:
+    """The reviewer's verdict in the customer's language, once the appeal is resolved."""
+    if appeal is None or appeal.status not in ("upheld", "overturned") or appeal.resolved_at is None:
+        return None
+    verdict: Verdict = "overturned" if appeal.status == "overturned" else "upheld"
+    outcome = appeal.new_outcome if verdict == "overturned" and appeal.new_outcome else original
+    name = label_name(outcome)
+    when = long_date(parse_timestamp(appeal.resolved_at).date(), locale)
+    return CustomerReview(
+        verdict=verdict,
+        statement=texts[verdict].format(date=when, label=name),
+        reason=appeal.review_reason or "",
+        outcome=outcome,
+        outcome_display_name=name,
+        resolved_at=appeal.resolved_at,
     )
 
 

@@ -34,6 +34,12 @@ class UnknownRecord(NotFound):
     code = "unknown_decision"
 
 
+class Conflict(CandorError):
+    """The thing is in another state than the request needs: claimed by someone else, resolved (409)."""
+
+    code = "conflict"
+
+
 class MalformedRequest(CandorError):
     """Something the caller sent cannot be read at all, e.g. a tampered cursor (400)."""
 

@@ -15,6 +15,8 @@ from functions.schemas.api import ExplanationStatus, Notice
 MAX_REASON_LENGTH = 2000
 
 AppealStatus = Literal["received", "in_review", "upheld", "overturned"]
+OPEN_STATUSES: tuple[AppealStatus, ...] = ("received", "in_review")
+Verdict = Literal["upheld", "overturned"]
 RecordStatus = Literal["available", "erased", "restricted"]
 
 
@@ -41,15 +43,29 @@ class Appeal(BaseModel):
     status: AppealStatus = Field(description="received, then in_review, then upheld or overturned.")
     reason: str = Field(description="The reason as stored: e-mails, phones, cards and IBANs redacted.")
     created_at: str
+    resolved_at: str | None = Field(default=None, description="When a reviewer upheld or overturned the decision.")
+    review_reason: str | None = Field(default=None, description="The reviewer's written reason, once resolved.")
+    new_outcome: str | None = Field(default=None, description="The outcome label a reviewer overturned it to.")
 
 
 class StoredAppeal(Appeal):
-    """The AppealsTable item: one per decision (write-once), linked to the decision by its key."""
+    """The AppealsTable item: one per decision, linked to the decision by its key.
 
+    Created once; afterwards only a reviewer's claim and resolution change it (docs/reviewers.md),
+    and the resolution itself is a sealed write-once object in the archive (`review_key`).
+    """
+
+    kind: Literal["appeal", "referral"] = "appeal"
     model_id: str
     model_day: str = Field(description="'<model_id>#<yyyy-mm-dd>' of the appeal, for the by_model_day index.")
     locale: str
     expires_at: int | None = Field(default=None, description="Deleted with the decision's record (TTL).")
+    claimed_by: str | None = Field(default=None, description="Keyed pseudonym of the reviewer holding the claim.")
+    claimed_at: str | None = None
+    claim_expires_at: str | None = Field(default=None, description="After this, another reviewer may claim it.")
+    resolved_day: str | None = Field(default=None, description="yyyy-mm-dd of resolved_at: by_resolved_day index.")
+    review_key: str | None = Field(default=None, description="The sealed review record in the archive.")
+    review_sha256: str | None = Field(default=None, description="SHA-256 of the canonical review record.")
 
     def public(self) -> Appeal:
         return Appeal.model_validate(self.model_dump(include=set(Appeal.model_fields)))
@@ -80,6 +96,17 @@ class CustomerLinks(BaseModel):
     appeal: str = Field(description="Where to POST an appeal (relative to this API).")
 
 
+class CustomerReview(BaseModel):
+    """A person's verdict on the decision, once an appeal (or referral) is resolved."""
+
+    verdict: Verdict = Field(description="upheld: the decision stands; overturned: it was changed.")
+    statement: str = Field(description="The verdict in plain words, in the decision's language.")
+    reason: str = Field(description="The reviewer's written reason, as they wrote it.")
+    outcome: str = Field(description="The outcome now in force (label).")
+    outcome_display_name: str
+    resolved_at: str
+
+
 class CustomerView(BaseModel):
     """The customer's view of their own decision."""
 
@@ -106,4 +133,7 @@ class CustomerView(BaseModel):
     human_contact: str
     how_to_contest: str
     appeal: Appeal | None = None
+    review: CustomerReview | None = Field(
+        default=None, description="Once a person has resolved the appeal: the verdict, its reason, the outcome."
+    )
     links: CustomerLinks

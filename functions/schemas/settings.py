@@ -94,6 +94,7 @@ class CatalogSettings(BaseSettings):
     chatbot_role: str = Field(default="candor-chatbot", description="IAM role name of chatbot backends.")
     auditor_role: str = Field(default="candor-auditor", description="IAM role name of auditors.")
     privacy_role: str = Field(default="candor-privacy", description="IAM role name of privacy officers.")
+    reviewer_role: str = Field(default="candor-reviewer", description="IAM role name of human reviewers.")
 
     @classmethod
     def settings_customise_sources(
@@ -185,6 +186,14 @@ class CustomerSettings(RecordSettings):
     """The customer function reads records and appeals and verifies links; it writes only appeals."""
 
     appeals_table: str
+
+
+class ReviewSettings(RecordSettings):
+    """The reviewer function reads records and appeals, claims and resolves appeals, writes sealed reviews."""
+
+    appeals_table: str
+    review_claim_minutes: int = Field(default=60, gt=0, description="How long a claim holds before it expires.")
+    review_queue_days: int = Field(default=90, gt=0, le=366, description="How far back the queue looks by default.")
 
 
 class AuditSettings(RecordSettings):
@@ -294,6 +303,11 @@ def decision_settings() -> DecisionSettings:
 @per_container
 def customer_settings() -> CustomerSettings:
     return CustomerSettings()  # required fields come from the environment
+
+
+@per_container
+def review_settings() -> ReviewSettings:
+    return ReviewSettings()  # required fields come from the environment
 
 
 @per_container

@@ -3,13 +3,17 @@
 Index items of a window come from the `by_day` index (KEYS_ONLY: every model's records of a
 day, over every shard of the day), then `BatchGetItem` on the table for the hash, archive key
 and retention. Never a Scan.
+
+Sealed reviews (docs/reviewers.md) are listed beside the records as `review:<decision_id>`, in the
+window they were resolved in: from the appeals table's `by_resolved_day` index, which holds only
+resolved appeals, with the review's hash and archive key.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -18,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.domain.errors import DependencyUnavailable
 from functions.domain.index_shards import every_shard
 from functions.domain.integrity import ArchivedEnvelope, IndexedRecord, Windowing
+from functions.domain.review import REVIEW_ID_PREFIX
 from functions.domain.seal import canonical_json, sha256_hex
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
 from functions.stores.record_index import RecordIndex
@@ -57,9 +62,10 @@ class AwsRecordSource:
         dynamodb: DynamoDBClient,
         s3: S3Client,
         index_shards: int = DEFAULT_INDEX_SHARDS,
+        appeals_table: str | None = None,
     ) -> None:
         self.table, self.bucket, self.windowing, self.index_shards = table, bucket, windowing, index_shards
-        self.dynamodb, self.s3 = dynamodb, s3
+        self.dynamodb, self.s3, self.appeals_table = dynamodb, s3, appeals_table
         self.index = RecordIndex(table=table, dynamodb=dynamodb)
 
     def indexed(self, start: datetime, end: datetime) -> Iterator[IndexedRecord]:
@@ -75,6 +81,25 @@ class AwsRecordSource:
                 ids = []
         if ids:
             yield from self._items(ids, start)
+        yield from self._reviews(days, start, end)
+
+    def _reviews(self, days: list[date], start: datetime, end: datetime) -> Iterator[IndexedRecord]:
+        """The reviews resolved in [start, end): one Query per day on the sparse `by_resolved_day` index."""
+        if not self.appeals_table:
+            return
+        index = RecordIndex(table=self.appeals_table, dynamodb=self.dynamodb, sort_key="resolved_at")
+        partitions = [("by_resolved_day", "resolved_day", day.isoformat()) for day in days]
+        for item in index.stream(partitions, _bound(start), _bound(end)):
+            if not self.windowing.contains(start, str(item["resolved_at"])):
+                continue
+            expires = item.get("expires_at")
+            yield IndexedRecord(
+                decision_id=REVIEW_ID_PREFIX + str(item["decision_id"]),
+                decided_at=str(item["resolved_at"]),
+                content_sha256=str(item.get("review_sha256", "")),
+                archive_key=str(item.get("review_key", "")),
+                expires_at=int(expires) if expires is not None else None,
+            )
 
     def _items(self, ids: list[str], window: datetime) -> Iterator[IndexedRecord]:
         names = {f"#f{i}": name for i, name in enumerate(_FIELDS)}
@@ -121,6 +146,8 @@ class AwsRecordSource:
             raise DependencyUnavailable("the archive is unavailable") from error
         try:
             sealed = json.loads(body)
+            if record.decision_id.startswith(REVIEW_ID_PREFIX):  # a sealed review: {"review", "content_sha256"}
+                return _rehashed(sealed, body, "review", record.decision_id.removeprefix(REVIEW_ID_PREFIX))
             envelope = sealed["envelope"]
             if not isinstance(envelope, dict) or envelope.get("decision_id") != record.decision_id:
                 return ArchivedEnvelope(sha256=None, problem="unreadable")
@@ -150,3 +177,14 @@ class AwsRecordSource:
                 )
         except (ClientError, BotoCoreError) as error:
             raise DependencyUnavailable("the archive retention could not be extended") from error
+
+
+def _rehashed(sealed: Any, body: bytes, part: str, decision_id: str) -> ArchivedEnvelope:
+    """The archived object's `part` re-hashed; unreadable when it names another decision."""
+    content = sealed[part]
+    if not isinstance(content, dict) or content.get("decision_id") != decision_id:
+        return ArchivedEnvelope(sha256=None, problem="unreadable")
+    recomputed = sha256_hex(canonical_json(content))
+    if canonical_json(sealed) != body or sealed.get("content_sha256") != recomputed:
+        return ArchivedEnvelope(sha256=recomputed, problem="inconsistent")
+    return ArchivedEnvelope(sha256=recomputed)

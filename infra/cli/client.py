@@ -59,7 +59,8 @@ class Api:
         return dict(request.headers.items())
 
     def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
-        query = urlencode({k: v for k, v in (params or {}).items() if v is not None})
+        # doseq: a list value is a repeated parameter (`status=a&status=b`).
+        query = urlencode({k: v for k, v in (params or {}).items() if v is not None}, doseq=True)
         return f"{self.base_url}{path}" + (f"?{query}" if query else "")
 
     def request(

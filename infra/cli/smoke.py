@@ -33,7 +33,7 @@ import requests
 from functions.domain.seal import canonical_json, sha256_hex
 from infra.cli.client import Api
 
-ROLES = ("chatbot", "auditor", "privacy")
+ROLES = ("chatbot", "auditor", "privacy", "reviewer")  # reviewer: accepted (local tokens), not used by a step
 MESSAGE = "Smoke test: I was charged twice for my order this month"
 DESCRIPTION = """Check a deployment end to end with one synthetic decision: health, models, disclosure,
 a decision and its byte-identical replay, the auditor's verified record, the customer's page

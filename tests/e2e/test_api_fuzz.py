@@ -68,6 +68,8 @@ def roles_for(path: str) -> tuple[str, ...]:
         return ("chatbot",)
     if path.startswith("/v1/subjects/"):
         return ("privacy",)
+    if path.startswith(("/v1/reviews", "/v1/reviewer/")):
+        return ("reviewer",)
     return ("auditor",)
 
 

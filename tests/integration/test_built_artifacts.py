@@ -229,6 +229,18 @@ def test_a_decision_from_the_image_is_read_by_the_zips(aws: dict[str, str]):
     assert json.loads(view["body"])["decision_id"] == decision_id
     assert appeal["statusCode"] == 201, appeal["body"][:2000]
 
+    # The reviewer zip claims the appeal and upholds it: a sealed review in the archive.
+    review = invoke.run(
+        built("ReviewFunction"),
+        [("claim", _with(_load("review-claim.json"), real)), ("resolve", _with(_load("review-resolve.json"), real))],
+        aws,
+    )
+    assert_ran_from_its_artifact(built("ReviewFunction"), review)
+    claim, resolve = (review.invocations[name]["response"] for name in ("claim", "resolve"))
+    assert claim["statusCode"] == 200, claim["body"][:2000]
+    assert resolve["statusCode"] == 201, resolve["body"][:2000]
+    assert json.loads(resolve["body"])["review"]["decision_id"] == decision_id
+
 
 EXACT_DOCKERFILE = "infra/decisions-exact.Dockerfile"
 

@@ -38,6 +38,14 @@ EXPECTED = {
     "privacy-erase.json": ("privacy", 200),
     "privacy-legal-hold.json": ("privacy", 404),
     "audit-verify.json": ("audit", 200),
+    "review-queue.json": ("reviews", 200),
+    "review-case.json": ("reviews", 404),
+    "review-claim.json": ("reviews", 404),
+    "review-resolve.json": ("reviews", 404),
+    "review-by-auditor.json": ("reviews", 403),
+    "reviewer-queue-page.json": ("reviews", 200),
+    "reviewer-case-page.json": ("reviews", 404),
+    "reviewer-case-form.json": ("reviews", 404),
 }
 
 
@@ -61,10 +69,17 @@ def test_the_explanation_job_event_through_the_worker(aws_env):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_event_through_its_handler(aws_env, name):
-    from functions.handlers import audit, catalog, customer, decisions, privacy
+    from functions.handlers import audit, catalog, customer, decisions, privacy, reviews
 
     module, status = EXPECTED[name]
-    modules = {"catalog": catalog, "decisions": decisions, "customer": customer, "audit": audit, "privacy": privacy}
+    modules = {
+        "catalog": catalog,
+        "decisions": decisions,
+        "customer": customer,
+        "audit": audit,
+        "privacy": privacy,
+        "reviews": reviews,
+    }
     handler = modules[module].lambda_handler
     event = json.loads((EVENTS / name).read_text())
     # As the function whose handler it is in the template, with its role's S3 answers.
@@ -80,6 +95,10 @@ def test_event_through_its_handler(aws_env, name):
         assert response["multiValueHeaders"]["Content-Type"][0].startswith("text/html")
         assert "<h1>Auditor report: refund-decision</h1>" in response["body"]
         assert "Fairness: age_band" in response["body"]
+        return
+    if name == "reviewer-queue-page.json":  # the reviewer's queue page
+        assert response["multiValueHeaders"]["Content-Type"][0].startswith("text/html")
+        assert "<h1>Review queue: refund-decision</h1>" in response["body"]
         return
     body = json.loads(response["body"])
     if status >= 400:

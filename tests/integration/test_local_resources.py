@@ -293,6 +293,7 @@ def _as_list(value: Any) -> list[Any]:
         "CustomerFunction",
         "AuditFunction",
         "PrivacyFunction",
+        "ReviewFunction",
         "IntegrityFunction",
         "ExplanationWorkerFunction",
     ],
@@ -434,6 +435,8 @@ def test_appeals_table_keys_and_index() -> None:
     assert spec.key_schema == [{"AttributeName": "decision_id", "KeyType": "HASH"}]
     assert _gsis(spec.global_secondary_indexes) == {
         "by_model_day": ([("model_day", "HASH"), ("created_at", "RANGE")], "ALL"),
+        # Sparse: resolved appeals only, with their sealed review's key and hash (integrity digests).
+        "by_resolved_day": ([("resolved_day", "HASH"), ("resolved_at", "RANGE")], "INCLUDE"),
     }
     assert spec.point_in_time_recovery
     assert spec.deletion_protection
@@ -473,6 +476,7 @@ def test_only_the_integrity_job_may_lengthen_retention() -> None:
     assert statement["Resource"] == [
         {"Fn::Sub": "${ArchiveBucket.Arn}/records/*"},
         {"Fn::Sub": "${ArchiveBucket.Arn}/completions/*"},
+        {"Fn::Sub": "${ArchiveBucket.Arn}/reviews/*"},  # sealed reviews are kept as long as their decision
         {"Fn::Sub": "${ArchiveBucket.Arn}/digests/*"},
     ]
     every_action = {a for name in functions for s in _function_statements(name) for a in _as_list(s["Action"])}

@@ -386,7 +386,7 @@ def test_symmetric_keys_rotate(cfn: dict[str, Any]) -> None:
 
 def test_functions_are_traced_bounded_and_encrypted(cfn: dict[str, Any]) -> None:
     functions = _of_type(cfn, "AWS::Lambda::Function")
-    assert len(functions) == 8
+    assert len(functions) == 9
     for name, function in functions.items():
         props = function["Properties"]
         assert props["TracingConfig"] == {"Mode": "Active"}, name
@@ -441,7 +441,8 @@ def test_bucket_listings_are_few_and_scoped_to_their_prefixes(cfn: dict[str, Any
     archive = {"Fn::GetAtt": ["ArchiveBucket", "Arn"]}
     assert listings == {
         "IntegrityFunctionRole": (archive, {"digests/*"}),  # the newest digest, where the chain goes on
-        "AuditFunctionRole": (archive, {"digests/*", "records/*"}),  # undigested windows, deleted envelopes
+        # undigested windows, deleted envelopes and sealed reviews
+        "AuditFunctionRole": (archive, {"digests/*", "records/*", "reviews/*"}),
         # The functions that read models list the deploy-time model folders (the registry finds them so).
         "ModelsBucketReadPolicy": (
             {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ModelsBucket}"},
