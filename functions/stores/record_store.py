@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.coldstart import per_container
 from functions.domain.errors import DependencyUnavailable
 from functions.domain.index_shards import object_spread, shard_of, sharded
-from functions.domain.seal import canonical_json
+from functions.domain.seal import archived_json, personal_json
 from functions.schemas.record import Envelope, ExplanationRecord, RecordedExplanation, SealedCompletion
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
 from functions.stores.decision_commit import stage
@@ -168,8 +168,7 @@ class AwsRecordStore(RecordPlaces):
             raise ValueError("a new record carries its personal part")
         key = archive_key(record.envelope)
         item = index_item(record, key, shards=self.index_shards)
-        sealed = canonical_json(record.model_dump(exclude={"personal"}))
-        personal = canonical_json(record.personal)
+        sealed, personal = archived_json(record), personal_json(record)  # the bytes sealing hashed
         put: dict[str, Any] = {
             "TableName": self.table,
             "Item": {name: _serializer.serialize(value) for name, value in item.items()},
