@@ -18,6 +18,16 @@ from pydantic import BaseModel
 
 from functions.schemas.record import Envelope, ExplanationRecord, PersonalPart
 
+# The canonical bytes of the last personal part digested and the last record sealed in this context
+# (one request), so that a decision serialises each once: for `seal`, then for the record's store.
+# Reused only for the very same objects: the models are frozen, so the same object means the same
+# bytes; a copy or any other record is serialised again. (Not kept on the record: pydantic would
+# compare them in `==` and carry them over into a `model_copy(update=...)`.)
+_last_sealed: ContextVar[tuple[Envelope, PersonalPart, bytes, bytes] | None] = ContextVar(
+    "candor_last_sealed", default=None
+)
+_last_personal: ContextVar[tuple[PersonalPart, bytes] | None] = ContextVar("candor_last_personal", default=None)
+
 
 def canonical_json(value: Any) -> bytes:
     if isinstance(value, BaseModel):
@@ -34,7 +44,17 @@ def new_salt() -> str:
 
 
 def personal_digest(personal: PersonalPart) -> str:
-    return sha256_hex(canonical_json(personal))
+    return sha256_hex(_personal_bytes(personal))
+
+
+def _personal_bytes(personal: PersonalPart) -> bytes:
+    """Canonical JSON of a personal part; a decision asks twice (its envelope's commitment, then `seal`)."""
+    last = _last_personal.get()
+    if last is not None and last[0] is personal:
+        return last[1]
+    data = canonical_json(personal)
+    _last_personal.set((personal, data))
+    return data
 
 
 def seal(envelope: Envelope, personal: PersonalPart) -> ExplanationRecord:
@@ -43,21 +63,12 @@ def seal(envelope: Envelope, personal: PersonalPart) -> ExplanationRecord:
     Each half is serialised once: the bytes hashed here are what `archived_json` and
     `personal_json` give the stores for this record.
     """
-    personal_bytes = canonical_json(personal)
+    personal_bytes = _personal_bytes(personal)
     if envelope.personal_sha256 != sha256_hex(personal_bytes):
         raise ValueError("the envelope does not commit to this personal part")
     envelope_bytes = canonical_json(envelope)
     _last_sealed.set((envelope, personal, envelope_bytes, personal_bytes))
     return ExplanationRecord(envelope=envelope, personal=personal, content_sha256=sha256_hex(envelope_bytes))
-
-
-# The canonical bytes of the last record sealed in this context (a request), for its store to write.
-# Reused only for the very same objects: the models are frozen, so identical objects mean identical
-# bytes; a copy or any other record is serialised again. (Not on the record itself: pydantic would
-# compare it and copy it along with `model_copy(update=...)`.)
-_last_sealed: ContextVar[tuple[Envelope, PersonalPart, bytes, bytes] | None] = ContextVar(
-    "candor_last_sealed", default=None
-)
 
 
 def _sealed_bytes(record: ExplanationRecord) -> tuple[bytes, bytes | None]:

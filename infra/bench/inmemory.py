@@ -16,14 +16,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemNotFoundError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer, DataRecord
-from boto3.dynamodb.types import TypeSerializer
 
 from functions.domain.seal import archived_json, personal_json
 from functions.schemas.record import ExplanationRecord
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
-from functions.stores.record_store import archive_key, index_item, personal_key
-
-_serializer = TypeSerializer()
+from functions.stores.record_store import archive_key, index_item, item_attributes, personal_key
 
 
 @dataclass
@@ -41,7 +38,7 @@ class MemoryRecordStore:
         self.archive[key] = archived_json(record)
         self.personal[personal_key(record.envelope.decision_id)] = personal_json(record)
         item = index_item(record, key, shards=DEFAULT_INDEX_SHARDS)
-        self.items[record.envelope.decision_id] = {name: _serializer.serialize(v) for name, v in item.items()}
+        self.items[record.envelope.decision_id] = item_attributes(item)
 
 
 class MemoryPersistenceLayer(BasePersistenceLayer):
