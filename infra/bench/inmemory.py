@@ -15,12 +15,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
 )
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer, DataRecord
+from aws_lambda_powertools.utilities.idempotency.persistence.base import DataRecord
 
 from functions.domain.seal import archived_json, personal_json
 from functions.schemas.record import ExplanationRecord
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
 from functions.stores.record_store import archive_key, index_item, item_attributes, personal_key
+from functions.stores.transactional_idempotency import HashesEachPayloadOnce
 
 
 @dataclass
@@ -41,7 +42,7 @@ class MemoryRecordStore:
         self.items[record.envelope.decision_id] = item_attributes(item)
 
 
-class MemoryPersistenceLayer(BasePersistenceLayer):
+class MemoryPersistenceLayer(HashesEachPayloadOnce):
     """Idempotency records in a dict, with the conditions DynamoDBPersistenceLayer puts on its writes."""
 
     def __init__(self) -> None:
