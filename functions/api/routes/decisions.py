@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from functions.api.auth import IAM_AUTH, Role, requires
 from functions.api.decision_dependencies import decision_services
@@ -60,6 +61,15 @@ def _decide_once(*, data: dict[str, Any]) -> dict[str, Any]:
     return response.model_dump(mode="json")
 
 
+def _replayed_answer(response: Any, idempotent_data: DataRecord) -> dict[str, Any]:
+    """A retry's answer: the first one as stored, validated and back in the response's field order.
+
+    Powertools stores the answer with its keys sorted; a retry must get the first answer byte for
+    byte, and a fresh answer keeps the model's field order (written out by `post_decision`).
+    """
+    return DecisionResponse.model_validate(response).model_dump(mode="json")
+
+
 @per_container
 def _idempotency_config() -> IdempotencyConfig:
     return IdempotencyConfig(
@@ -68,6 +78,7 @@ def _idempotency_config() -> IdempotencyConfig:
         raise_on_no_idempotency_key=True,
         expires_after_seconds=decision_settings().idempotency_ttl_seconds,
         hash_function="sha256",
+        response_hook=_replayed_answer,
     )
 
 
@@ -125,6 +136,6 @@ def post_decision(
     data = DecisionCall(model_id=model_id, request=request.model_dump(mode="json"), links_base=_links_base())
     with one_commit():  # the record's index item goes out with the idempotency completion
         answer = idempotent_decide()(data=data)
-    # The answer is a dump of a DecisionResponse, fresh or as first stored for this request_id:
-    # written out once here, not validated back into the model and dumped again by the resolver.
+    # The answer is a dump of a DecisionResponse, fresh or (`_replayed_answer`) as first stored for this
+    # request_id: written out once here, not validated back into the model and dumped again by the resolver.
     return Response(200, content_type="application/json", body=json.dumps(answer, separators=(",", ":")))
