@@ -27,6 +27,9 @@ from infra.bench.stats import Figure, Row, Summary, ratios, side_by_side
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 MODELS = {"refund-decision": "decision-refund.json", "ticket-router": "decision-ticket-router-en.json"}
 GOAL = 1.5
+# Issue 13's goal is the looser of the two: the tax above, or a fixed overhead of at most this many
+# milliseconds above the bare model + SHAP (for a fast model, 1.5x leaves no room for storing a record).
+GOAL_OVERHEAD_MS = 0.5
 # Nested stages of one handler call, for the profile (cumulative time of each function).
 STAGES = {
     "handler (Powertools logger/tracer/metrics decorators included)": (
@@ -186,10 +189,11 @@ def run(quick: bool) -> Figure:
     figure = Figure(
         2,
         "Middleware tax",
-        f"p50 and p99 of the full decisions handler at most {GOAL}x the p50 of the bare model call + SHAP",
+        f"p50 and p99 of the full decisions handler at most {GOAL}x, or {GOAL_OVERHEAD_MS} ms above, the p50 of "
+        "the bare model call + SHAP, whichever is looser",
     )
     runs = 15 if quick else 300
-    worst: tuple[float, str] = (0.0, "")
+    worst: tuple[float, str] = (0.0, "")  # the largest (p99 handler / allowed time), and its model
     for model_id in MODELS:
         label = model_id
         samples = {name: [s * 1000 for s in values] for name, values in measure(model_id, runs).items()}
@@ -212,9 +216,16 @@ def run(quick: bool) -> Figure:
                 "x",
                 Summary.of(ratios(samples["handler"], samples["bare"])),
             ),
+            Row(
+                f"{label}: overhead p50",
+                "p50 handler - p50 bare run: Candor's fixed work per decision",
+                "ms",
+                value=handler.median - bare.median,
+            ),
         ]
-        worst = max(worst, (p99 / bare.median, model_id))
-    figure.goal_met = worst[0] <= GOAL
+        allowed = max(GOAL * bare.median, bare.median + GOAL_OVERHEAD_MS)
+        worst = max(worst, (p99 / allowed, model_id))
+    figure.goal_met = worst[0] <= 1.0
     if not figure.goal_met:
         figure.details["profile"] = profile_handler(worst[1], 20 if quick else 200) | {"model": worst[1]}
     return figure
