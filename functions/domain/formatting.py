@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format
-from babel.numbers import format_currency, format_decimal, is_currency
+from babel.numbers import NumberPattern, format_currency, format_decimal, is_currency, parse_pattern
 from babel.units import format_unit
 
 from functions.domain.disclosure import resolve_language
@@ -46,6 +46,7 @@ NBSP = "\u00a0"
 MINUS = "\u2212"
 
 
+@lru_cache(maxsize=256)  # bounded: tags come from requests; a decision asks this for every value it shows
 def language_of(locale: str | None) -> str:
     """`es-ES`, `es_MX`, `ES` -> `es`; anything unsupported -> `en` (the notice's own rule)."""
     return resolve_language(locale, SUPPORTED_LANGUAGES).language
@@ -68,9 +69,16 @@ def locale_tag(locale: str | None) -> str:
     return "-".join(part for part in (parsed.language, parsed.script, parsed.territory) if part)
 
 
-def _pattern(decimals: int) -> str:
+def _pattern_text(decimals: int) -> str:
     # The locale supplies the separators; the pattern fixes the precision the manifest's type implies.
     return "#,##0" + ("." + "0" * decimals if decimals else "")
+
+
+@lru_cache(maxsize=16)
+def _pattern(decimals: int, signed: bool = False) -> NumberPattern:
+    """The pattern parsed once: Babel would parse the string again for every value (a decision shows many)."""
+    text = _pattern_text(decimals)
+    return parse_pattern(f"+{text};-{text}" if signed else text)
 
 
 def number(value: float, locale: str | None, *, decimals: int = 0) -> str:
@@ -80,8 +88,8 @@ def number(value: float, locale: str | None, *, decimals: int = 0) -> str:
 
 def signed(value: float, locale: str | None, *, decimals: int = 3) -> str:
     """Always with a sign, and a real minus sign (U+2212) for negatives: `+0,070` (es)."""
-    pattern = _pattern(decimals)
-    return format_decimal(value, format=f"+{pattern};-{pattern}", locale=babel_locale(locale)).replace("-", MINUS)
+    shown = format_decimal(value, format=_pattern(decimals, signed=True), locale=babel_locale(locale))
+    return shown.replace("-", MINUS)
 
 
 def money(value: float, currency: str, locale: str | None) -> str:
@@ -89,18 +97,23 @@ def money(value: float, currency: str, locale: str | None) -> str:
     return _LETTER_DIGIT.sub(NBSP, format_currency(value, currency, locale=babel_locale(locale)))
 
 
+@lru_cache(maxsize=64)  # Babel lists every currency it knows on each call; units come from manifests
+def _is_currency(code: str) -> bool:
+    return is_currency(code)
+
+
 def quantity(value: float, unit: str | None, locale: str | None, *, decimals: int = 0) -> str:
     """A value with a manifest's unit: a currency code as money, a known unit in words, any other as given."""
     if not unit:
         return number(value, locale, decimals=decimals)
-    if _CURRENCY_CODE.match(unit) and is_currency(unit):
+    if _CURRENCY_CODE.match(unit) and _is_currency(unit):
         return money(value, unit, locale)
     cldr_unit = _CLDR_UNITS.get(unit.lower())
     if cldr_unit is None:
         return f"{number(value, locale, decimals=decimals)} {unit}"
     # A Decimal with the shown precision picks the plural the reader sees: "1 day" but "1.00 days".
     shown = round(Decimal(str(value)), decimals)
-    return format_unit(shown, cldr_unit, format=_pattern(decimals), locale=babel_locale(locale))
+    return format_unit(shown, cldr_unit, format=_pattern_text(decimals), locale=babel_locale(locale))
 
 
 def long_date(day: date, locale: str | None) -> str:

@@ -23,13 +23,13 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.coldstart import per_container
 from functions.domain.errors import DependencyUnavailable
 from functions.domain.index_shards import object_spread, shard_of, sharded
-from functions.domain.seal import canonical_json
+from functions.domain.seal import archived_json, personal_json
 from functions.schemas.record import Envelope, ExplanationRecord, RecordedExplanation, SealedCompletion
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
 from functions.stores.decision_commit import stage
@@ -106,6 +106,33 @@ def index_item(record: ExplanationRecord, key: str, *, shards: int) -> dict[str,
     return item
 
 
+def item_attributes(item: dict[str, Any]) -> dict[str, Any]:
+    """An index item in DynamoDB's attribute-value form: what `TypeSerializer` gives, at a fraction of its cost.
+
+    boto3's serializer finds each value's type by trying every DynamoDB type in turn, which took
+    ~50 us of a decision's CPU for one item. An index item holds strings, numbers, booleans and maps
+    of them; those are written here by the same rules (numbers through boto3's own decimal context,
+    which refuses what DynamoDB cannot store), anything else goes to `TypeSerializer`.
+    """
+    return {name: _attribute(value) for name, value in item.items()}
+
+
+def _attribute(value: Any) -> dict[str, Any]:
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is Decimal or kind is int:
+        number = str(DYNAMODB_CONTEXT.create_decimal(value))
+        if number in ("Infinity", "NaN", "-Infinity", "sNaN"):
+            raise TypeError("Infinity and NaN not supported")
+        return {"N": number}
+    if kind is dict:
+        return {"M": {str(key): _attribute(member) for key, member in value.items()}}
+    return dict(_serializer.serialize(value))
+
+
 def put_new_object(s3: S3Client, bucket: str, key: str, body: bytes, kms_key_id: str) -> None:
     """Encrypted with the customer key, checksummed end to end, never over an existing object."""
     s3.put_object(
@@ -168,11 +195,10 @@ class AwsRecordStore(RecordPlaces):
             raise ValueError("a new record carries its personal part")
         key = archive_key(record.envelope)
         item = index_item(record, key, shards=self.index_shards)
-        sealed = canonical_json(record.model_dump(exclude={"personal"}))
-        personal = canonical_json(record.personal)
+        sealed, personal = archived_json(record), personal_json(record)  # the bytes sealing hashed
         put: dict[str, Any] = {
             "TableName": self.table,
-            "Item": {name: _serializer.serialize(value) for name, value in item.items()},
+            "Item": item_attributes(item),
             "ConditionExpression": "attribute_not_exists(decision_id)",
         }
         try:

@@ -11,13 +11,43 @@ import contextlib
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.stores.decision_commit import take
 
 
-class TransactionalPersistenceLayer(DynamoDBPersistenceLayer):
+class HashesEachPayloadOnce(BasePersistenceLayer):
+    """Powertools' key and payload hashes, computed once per call instead of twice.
+
+    Powertools hashes the same payload for the in-progress write and again for the success write
+    (a JMESPath search, a sorted JSON dump and a SHA-256 each time). The second time it is the very
+    same object (`DecisionCall`, never changed), so the hash of the first is returned. One slot each,
+    replaced atomically: requests served by threads at once only miss it, never get another's hash.
+    """
+
+    _last_key: tuple[object, str, str | None] | None = None
+    _last_payload: tuple[object, str] | None = None
+
+    def _get_hashed_idempotency_key(self, data: dict[str, Any]) -> str | None:
+        last = self._last_key
+        if last is not None and last[0] is data and last[1] == self.function_name:
+            return last[2]
+        hashed = super()._get_hashed_idempotency_key(data)
+        self._last_key = (data, self.function_name, hashed)
+        return hashed
+
+    def _get_hashed_payload(self, data: dict[str, Any]) -> str:
+        last = self._last_payload
+        if last is not None and last[0] is data:
+            return last[1]
+        hashed = super()._get_hashed_payload(data)
+        self._last_payload = (data, hashed)
+        return hashed
+
+
+class TransactionalPersistenceLayer(HashesEachPayloadOnce, DynamoDBPersistenceLayer):
     """Powertools' DynamoDB idempotency store, whose completion carries the staged index puts."""
 
     def _update_record(self, data_record: DataRecord) -> None:

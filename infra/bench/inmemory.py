@@ -15,34 +15,34 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
 )
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer, DataRecord
-from boto3.dynamodb.types import TypeSerializer
+from aws_lambda_powertools.utilities.idempotency.persistence.base import DataRecord
 
-from functions.domain.seal import canonical_json
+from functions.domain.seal import archived_json, personal_json
 from functions.schemas.record import ExplanationRecord
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
-from functions.stores.record_store import archive_key, index_item
-
-_serializer = TypeSerializer()
+from functions.stores.record_store import archive_key, index_item, item_attributes, personal_key
+from functions.stores.transactional_idempotency import HashesEachPayloadOnce
 
 
 @dataclass
 class MemoryRecordStore:
-    """Builds the archive body and the index item exactly as `AwsRecordStore` does, then keeps both."""
+    """Builds the two objects and the index item exactly as `AwsRecordStore` does, then keeps them."""
 
     archive: dict[str, bytes] = field(default_factory=dict)
+    personal: dict[str, bytes] = field(default_factory=dict)
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def put(self, record: ExplanationRecord) -> None:
         key = archive_key(record.envelope)
         if key in self.archive:
             raise ValueError(f"record {key} exists (write-once)")
-        self.archive[key] = canonical_json(record)
+        self.archive[key] = archived_json(record)
+        self.personal[personal_key(record.envelope.decision_id)] = personal_json(record)
         item = index_item(record, key, shards=DEFAULT_INDEX_SHARDS)
-        self.items[record.envelope.decision_id] = {name: _serializer.serialize(v) for name, v in item.items()}
+        self.items[record.envelope.decision_id] = item_attributes(item)
 
 
-class MemoryPersistenceLayer(BasePersistenceLayer):
+class MemoryPersistenceLayer(HashesEachPayloadOnce):
     """Idempotency records in a dict, with the conditions DynamoDBPersistenceLayer puts on its writes."""
 
     def __init__(self) -> None:

@@ -27,6 +27,9 @@ from infra.bench.stats import Figure, Row, Summary, ratios, side_by_side
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 MODELS = {"refund-decision": "decision-refund.json", "ticket-router": "decision-ticket-router-en.json"}
 GOAL = 1.5
+# Issue 13's goal is the looser of the two: the tax above, or a fixed overhead of at most this many
+# milliseconds above the bare model + SHAP (for a fast model, 1.5x leaves no room for storing a record).
+GOAL_OVERHEAD_MS = 0.5
 # Nested stages of one handler call, for the profile (cumulative time of each function).
 STAGES = {
     "handler (Powertools logger/tracer/metrics decorators included)": (
@@ -40,8 +43,9 @@ STAGES = {
     "idempotency wrapper (records, hashing, JSON)": ("utilities/idempotency/idempotency.py", "decorate"),
     "_decide_once (request model, decide, response dump)": ("functions/api/routes/decisions.py", "_decide_once"),
     "decide()": ("functions/domain/decide.py", "decide"),
-    "runtime.run: model + SHAP": ("functions/adapters/in_process.py", "run"),
-    "record store put (in memory: canonical JSON + index item)": ("infra/bench/inmemory.py", "put"),
+    "runtime.explain: SHAP (tabular; the bare run's larger part)": ("functions/adapters/in_process.py", "explain"),
+    "seal: canonical JSON of both halves + SHA-256": ("functions/domain/seal.py", "seal"),
+    "record store put (in memory: the sealed bytes + index item)": ("infra/bench/inmemory.py", "put"),
     "idempotency save_inprogress": ("idempotency/persistence/base.py", "save_inprogress"),
     "idempotency save_success": ("idempotency/persistence/base.py", "save_success"),
     "pydantic model_validate": ("pydantic/main.py", "model_validate"),
@@ -186,10 +190,11 @@ def run(quick: bool) -> Figure:
     figure = Figure(
         2,
         "Middleware tax",
-        f"p50 and p99 of the full decisions handler at most {GOAL}x the p50 of the bare model call + SHAP",
+        f"p50 and p99 of the full decisions handler at most {GOAL}x, or {GOAL_OVERHEAD_MS} ms above, the p50 of "
+        "the bare model call + SHAP, whichever is looser",
     )
     runs = 15 if quick else 300
-    worst: tuple[float, str] = (0.0, "")
+    worst: tuple[float, str] = (0.0, "")  # the largest (p99 handler / allowed time), and its model
     for model_id in MODELS:
         label = model_id
         samples = {name: [s * 1000 for s in values] for name, values in measure(model_id, runs).items()}
@@ -212,9 +217,16 @@ def run(quick: bool) -> Figure:
                 "x",
                 Summary.of(ratios(samples["handler"], samples["bare"])),
             ),
+            Row(
+                f"{label}: overhead p50",
+                "p50 handler - p50 bare run: Candor's fixed work per decision",
+                "ms",
+                value=handler.median - bare.median,
+            ),
         ]
-        worst = max(worst, (p99 / bare.median, model_id))
-    figure.goal_met = worst[0] <= GOAL
+        allowed = max(GOAL * bare.median, bare.median + GOAL_OVERHEAD_MS)
+        worst = max(worst, (p99 / allowed, model_id))
+    figure.goal_met = worst[0] <= 1.0
     if not figure.goal_met:
         figure.details["profile"] = profile_handler(worst[1], 20 if quick else 200) | {"model": worst[1]}
     return figure

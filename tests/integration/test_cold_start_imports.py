@@ -42,7 +42,14 @@ for name in {events!r}:
         response = lambda_handler(json.load(open("events/" + name)), Context())
     statuses.append(response.get("statusCode", 200))
 hider = globals().get("NOT_IN_IMAGE")  # set by in_exact_image's prelude
+from pydantic_settings import BaseSettings
+settings = sys.modules.get("functions.schemas.settings")
 print(json.dumps({{
+    "settings_built": sorted(
+        name for name, kind in vars(settings).items()
+        if isinstance(kind, type) and issubclass(kind, BaseSettings) and kind is not BaseSettings
+        and kind.__pydantic_complete__
+    ) if settings else [],
     "statuses": statuses,
     "modules": sorted({{name.partition(".")[0] for name in sys.modules}}),
     "tried": {{name: sorted(importers) for name, importers in hider.tried.items()}} if hider else {{}},
@@ -78,6 +85,16 @@ def cold_start(module: str, events: list[str], aws: dict[str, str], *, exact_ima
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+# The settings classes whose validators a function's first answer builds (functions/schemas/settings.py
+# defers each until it is read): none of the other functions' at import.
+SETTINGS_READ = {
+    "catalog": ["CatalogSettings"],
+    "audit": ["AuditSettings", "CatalogSettings"],
+    "customer": ["CatalogSettings", "CustomerSettings"],
+    "decisions": ["CatalogSettings", "DecisionSettings"],
+}
+
+
 @pytest.mark.parametrize(
     ("module", "events", "statuses"),
     [
@@ -94,6 +111,8 @@ def test_small_functions_load_no_model_library_no_xray_and_no_openapi_models(mod
     assert started["statuses"] == statuses
     assert not set(started["modules"]) & (MODEL_LIBRARIES | EVERYWHERE)
     assert started["openapi"] is False
+    if module in SETTINGS_READ:
+        assert started["settings_built"] == SETTINGS_READ[module]
 
 
 def test_decisions_exact_models_load_no_shap_stack_and_no_xray(aws):
@@ -103,6 +122,7 @@ def test_decisions_exact_models_load_no_shap_stack_and_no_xray(aws):
     assert started["statuses"] == [200, 200]
     assert not set(started["modules"]) & ({"shap", "numba", "llvmlite"} | EVERYWHERE)
     assert started["openapi"] is False
+    assert started["settings_built"] == SETTINGS_READ["decisions"]
 
 
 def test_decisions_exact_models_answer_in_the_exact_image(aws):

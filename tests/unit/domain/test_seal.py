@@ -4,7 +4,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.domain.seal import canonical_json, personal_digest, seal, subject_hash, verify
+from functions.domain.seal import (
+    archived_json,
+    canonical_json,
+    personal_digest,
+    personal_json,
+    seal,
+    subject_hash,
+    verify,
+)
+from functions.schemas.record import ExplanationRecord
 from tests.unit.domain.records import sample_envelope, sample_personal
 
 
@@ -48,3 +57,29 @@ def test_subject_hash_is_keyed():
     assert subject_hash("customer-42", b"k1") == subject_hash("customer-42", b"k1")
     assert subject_hash("customer-42", b"k1") != subject_hash("customer-42", b"k2")
     assert "customer-42" not in subject_hash("customer-42", b"k1")
+
+
+def test_the_stored_bytes_are_the_sealed_bytes_and_the_canonical_form_of_each_half():
+    """Sealing serialises each half once; the stores write those bytes, which are exactly the canonical form."""
+    personal = sample_personal()
+    record = seal(sample_envelope(personal), personal)
+    parsed = ExplanationRecord.model_validate(record.model_dump())  # the same record, without the sealed bytes
+    for r in (record, parsed):
+        assert archived_json(r) == canonical_json(r.model_dump(exclude={"personal"}))
+        assert personal_json(r) == canonical_json(r.personal)
+    assert canonical_json(record.envelope) in archived_json(record)
+
+
+def test_a_changed_copy_of_a_sealed_record_is_serialised_again():
+    personal = sample_personal()
+    record = seal(sample_envelope(personal), personal)
+    other = record.model_copy(update={"envelope": record.envelope.model_copy(update={"request_id": "other"})})
+    assert b'"request_id":"other"' in archived_json(other)
+    assert archived_json(other) == canonical_json(other.model_dump(exclude={"personal"}))
+
+
+def test_an_erased_record_has_no_personal_bytes():
+    personal = sample_personal()
+    erased = seal(sample_envelope(personal), personal).model_copy(update={"personal": None})
+    with pytest.raises(ValueError, match="erased"):
+        personal_json(erased)
