@@ -51,6 +51,8 @@ LABELS: dict[str, dict[str, str]] = {
         "contact details you write are masked.",
         "send": "Send to a person for review",
         "appealed": "You contested this decision on {date}. Status: {status}. Reference: {appeal_id}.",
+        "referred": "A person from our team is deciding on your request. Once they have decided, you can "
+        "contest their decision here.",
         "record": "Record of this decision",
         "reference": "Reference",
         "date": "Date",
@@ -91,6 +93,8 @@ LABELS: dict[str, dict[str, str]] = {
         "los datos de contacto que escriba se ocultan.",
         "send": "Enviar para que la revise una persona",
         "appealed": "Usted impugnó esta decisión el {date}. Estado: {status}. Referencia: {appeal_id}.",
+        "referred": "Una persona de nuestro equipo está decidiendo sobre su solicitud. Cuando haya decidido, "
+        "podrá impugnar su decisión aquí.",
         "record": "Registro de esta decisión",
         "reference": "Referencia",
         "date": "Fecha",
@@ -177,6 +181,8 @@ def render_view(view: CustomerView, token: str) -> str:
             ]
         if view.appeal is not None:
             context["appeal_state"] = _appeal_state(view.appeal, view.locale, labels)
+        elif view.outcome.referred:  # no form: the decision is already with a person
+            context["appeal_state"] = labels["referred"]
         context["reason_hint"] = _reason_hint(labels, view.locale)
     return _page("customer/view.html", view.language, labels["title"], **context)
 
@@ -208,6 +214,11 @@ def render_invalid_appeal(message: str, locale: str, token: str) -> str:
         reason_hint=_reason_hint(labels, locale),
         token=token,
     )
+
+
+def render_referred_appeal(locale: str, token: str) -> str:
+    """The form post's 409 on a decision a person is already making, in the decision's language."""
+    return render_invalid_appeal(LABELS[language_of(locale)]["referred"], locale, token)
 
 
 def render_forbidden(settings: CatalogSettings) -> str:

@@ -78,9 +78,28 @@ def test_the_customer_sees_that_a_person_will_decide(api):
     assert view["reasons"] == [] and view["summary"] is None
     assert "Refund denied" not in str(view)
 
+    assert view["appeal"] is None  # the referral is not the customer's appeal, and its reason is not shown
+    assert "1,000" not in str(view)
+
     page = get(api, f"/v1/explanations/{decision_id}/view", token)
     assert page.status_code == 200 and "A person from our team will decide" in page.text
-    assert "Refund denied" not in page.text
+    assert "Refund denied" not in page.text and "1,000" not in page.text
+    assert "A person from our team is deciding on your request" in page.text and "<form" not in page.text
+
+
+def test_a_referred_decision_cannot_be_appealed_while_a_person_decides(api):
+    model_id, request = large_denial()
+    decision_id, token, _ = decided_with(api, model_id, request)
+    count = appeals_count(api)
+    path = f"/v1/explanations/{decision_id}/appeal"
+    answer = api.call("POST", path, role=None, params={"token": token}, json={"reason": "please look again"})
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "referred"
+    assert "1,000" not in answer.text
+    form = api.call("POST", path, role=None, params={"token": token}, data={"reason": "please look again"})
+    assert form.status_code == 409 and "1,000" not in form.text and "Una persona de nuestro equipo está" in form.text
+    assert appeals_count(api) == count
+    item = appeal_item(api, decision_id)
+    assert item is not None and item["kind"]["S"] == "referral" and "please" not in item["reason"]["S"]
 
 
 def test_a_small_denial_is_still_told_as_decided(api):
