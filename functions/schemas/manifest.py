@@ -317,6 +317,13 @@ class ModelManifest(_Strict):
     review_policy: ReviewPolicy | None = Field(
         default=None, description="Decisions a person makes before the customer is told; none: all automated."
     )
+    review_sla_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Days within which a person answers an appeal or referral (30: the GDPR answer period);"
+        " older open ones raise the AppealsOverSla alarm.",
+    )
     background: FileRef | None = Field(
         default=None,
         description='Background data for explainers: JSON {"description": ..., "rows": [feature objects]}.',
