@@ -5,6 +5,7 @@ The bundled refund-decision model refers denials of 1,000 EUR or more (its manif
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -58,6 +59,16 @@ def test_a_large_denial_is_answered_as_referred_and_queued_for_a_person(api):
     assert record.envelope.appeal.status == "referred" and record.envelope.appeal.reason == item["reason"]["S"]
     assert record.envelope.outcome.label == "deny" and index["outcome"] == "deny"  # for the reviewer and auditors
     assert record.envelope.explanation.status == "complete" and record.envelope.explanation.contributions
+
+
+def test_auditors_count_referrals_apart_from_appeals(api):
+    model_id, request = large_denial()
+    answer = api.decide(model_id, request).json()
+    decided_at = datetime.fromisoformat(answer["decided_at"].replace("Z", "+00:00"))
+    window = {"from": decided_at.isoformat(), "to": (decided_at + timedelta(milliseconds=1)).isoformat()}
+    report = api.call("GET", "/v1/reports/attributions", role="auditor", params={"model_id": model_id, **window})
+    assert report.status_code == 200, report.text
+    assert report.json()["current"]["appeals_by_status"] == {"referred": 1}
 
 
 def test_a_replayed_referral_returns_the_same_answer_and_queues_nothing(api):
