@@ -21,7 +21,7 @@ from typing import Any
 from functions.coldstart import per_container
 from functions.domain.audit import Window, model_partitions
 from functions.domain.reports import AttributionTally, FairnessTally
-from functions.domain.rollups import ModelTotals, WindowPlan, fairness_counts, plan_window
+from functions.domain.rollups import ModelTotals, WindowPlan, appeal_count_key, fairness_counts, plan_window
 from functions.schemas.settings import audit_settings, intersection_pairs
 from functions.stores import aws_clients
 from functions.stores.record_index import RecordIndex
@@ -87,7 +87,8 @@ class ReportSources:
             if self.appeals is not None:
                 partitions = model_partitions(edge, model_id, shards=1)  # appeals come a few a day: not sharded
                 tally.appeals.update(
-                    a["status"] for a in self.appeals.stream(partitions, *edge.bounds, projection=("status",))
+                    appeal_count_key(a)
+                    for a in self.appeals.stream(partitions, *edge.bounds, projection=("status", "kind"))
                 )
         return tally, _note(plan)
 

@@ -135,7 +135,10 @@ def _show_answer(model_id: str, request: dict[str, Any], answer: dict[str, Any])
     print(f"\n── {model_id} · {request['locale']} · {request['request_id']}")
     inputs = request["inputs"]
     _print_wrapped("customer", inputs["text"] if "text" in inputs else ", ".join(f"{k}={v}" for k, v in inputs.items()))
-    print(f"  outcome    {outcome['display_name']} ({outcome['label']}, score {outcome['score']:.2f})")
+    if outcome.get("status") == "referred":  # the model's review_policy: a person decides, nothing automated is told
+        print(f"  outcome    {outcome['display_name']} (referred to a person)")
+    else:
+        print(f"  outcome    {outcome['display_name']} ({outcome['label']}, score {outcome['score']:.2f})")
     _print_wrapped("why", explanation["summary"])
     for c in explanation["contributions"][:4]:
         value = f" = {c['display_value']}" if c.get("display_value") else ""

@@ -400,6 +400,11 @@ def train_refund_decision(out: Path) -> dict[str, Any]:
         "favourable_outcome": "approve",
         "decision_threshold": 0.5,
         "explainer": {"method": "tree_shap"},
+        # A2I-style activation: a large denial is not told to the customer until a person has decided.
+        "review_policy": {
+            "rule": "outcome.adverse && inputs.order_value >= `1000`",
+            "reason": "a denied refund of 1,000 EUR or more is decided by a person",
+        },
         "background": {"path": "background.json", "sha256": background_sha},
         "output_units": "log_odds",
         "retention_class": "consequential",

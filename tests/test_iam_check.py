@@ -133,6 +133,10 @@ _REFUSED: list[tuple[str, str, str, dict[str, Any]]] = [
     ("DecisionsFunction", "dynamodb:UpdateItem", _TABLE, {}),
     ("DecisionsFunction", "dynamodb:DeleteItem", _TABLE, {}),
     ("DecisionsFunction", "kms:Encrypt", arn_of("RecordsKey", "AWS::KMS::Key"), {}),
+    # It queues referrals in the appeals table and nothing more: no reading, changing or deleting appeals.
+    ("DecisionsFunction", "dynamodb:GetItem", arn_of("AppealsTable", "AWS::DynamoDB::Table"), {}),
+    ("DecisionsFunction", "dynamodb:UpdateItem", arn_of("AppealsTable", "AWS::DynamoDB::Table"), {}),
+    ("DecisionsFunction", "dynamodb:DeleteItem", arn_of("AppealsTable", "AWS::DynamoDB::Table"), {}),
     # Auditors read; they write nothing.
     ("AuditFunction", "dynamodb:PutItem", _TABLE, {}),
     ("AuditFunction", "dynamodb:UpdateItem", _TABLE, {}),

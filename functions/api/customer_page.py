@@ -52,6 +52,8 @@ LABELS: dict[str, dict[str, str]] = {
         "send": "Send to a person for review",
         "appealed": "You contested this decision on {date}. Status: {status}. Reference: {appeal_id}.",
         "review_reason": "The reviewer's reason:",
+        "referred": "A person from our team is deciding on your request. Once they have decided, you can "
+        "contest their decision here.",
         "record": "Record of this decision",
         "reference": "Reference",
         "date": "Date",
@@ -93,6 +95,8 @@ LABELS: dict[str, dict[str, str]] = {
         "send": "Enviar para que la revise una persona",
         "appealed": "Usted impugnó esta decisión el {date}. Estado: {status}. Referencia: {appeal_id}.",
         "review_reason": "Motivo de la persona que la revisó:",
+        "referred": "Una persona de nuestro equipo está decidiendo sobre su solicitud. Cuando haya decidido, "
+        "podrá impugnar su decisión aquí.",
         "record": "Registro de esta decisión",
         "reference": "Referencia",
         "date": "Fecha",
@@ -179,6 +183,8 @@ def render_view(view: CustomerView, token: str) -> str:
             ]
         if view.appeal is not None:
             context["appeal_state"] = _appeal_state(view.appeal, view.locale, labels)
+        elif view.outcome.referred:  # no form: the decision is already with a person
+            context["appeal_state"] = labels["referred"]
         context["reason_hint"] = _reason_hint(labels, view.locale)
     return _page("customer/view.html", view.language, labels["title"], **context)
 
@@ -210,6 +216,11 @@ def render_invalid_appeal(message: str, locale: str, token: str) -> str:
         reason_hint=_reason_hint(labels, locale),
         token=token,
     )
+
+
+def render_referred_appeal(locale: str, token: str) -> str:
+    """The form post's 409 on a decision a person is already making, in the decision's language."""
+    return render_invalid_appeal(LABELS[language_of(locale)]["referred"], locale, token)
 
 
 def render_forbidden(settings: CatalogSettings) -> str:

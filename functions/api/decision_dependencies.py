@@ -18,6 +18,7 @@ from functions.stores import aws_clients
 from functions.stores.explanation_queue import SqsExplanationQueue
 from functions.stores.model_registry import ModelRegistry, source_from_uri
 from functions.stores.record_store import AwsRecordStore
+from functions.stores.referral_queue import AwsReferralQueue
 
 
 @per_container
@@ -35,6 +36,12 @@ def _explanation_queue() -> SqsExplanationQueue | None:
     return SqsExplanationQueue(queue_url=url, sqs=aws_clients.sqs()) if url else None
 
 
+def _referral_queue() -> AwsReferralQueue | None:
+    """Decisions a model's review policy refers go to the appeals table; without it, they fail closed (503)."""
+    table = decision_settings().appeals_table
+    return AwsReferralQueue(table=table, dynamodb=aws_clients.dynamodb()) if table else None
+
+
 @per_container
 def decision_services() -> DecisionServices:
     settings = decision_settings()
@@ -47,4 +54,5 @@ def decision_services() -> DecisionServices:
         hash_subject=partial(subject_hash, key=purpose_key(master, SUBJECT_HASH)),
         sign_customer_token=_token_signer(purpose_key(master, CUSTOMER_LINK)),
         explanation_queue=_explanation_queue(),
+        referrals=_referral_queue(),
     )

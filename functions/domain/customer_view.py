@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
+from functools import partial
 from typing import Any
 
 from functions.domain.disclosure import NoticeCatalogue, OperatorProfile
 from functions.domain.formatting import locale_tag, long_date, parse_timestamp
 from functions.domain.presentation import display_value, language_of, localized, span_of
+from functions.domain.referral import texts as referral_texts
 from functions.schemas.customer import (
     Appeal,
     CustomerLinks,
@@ -26,7 +28,7 @@ from functions.schemas.customer import (
     Verdict,
 )
 from functions.schemas.manifest import ModelManifest
-from functions.schemas.record import ExplanationRecord, RecordedExplanation
+from functions.schemas.record import Envelope, ExplanationRecord, RecordedExplanation
 
 ERASED, RESTRICTED = "erased", "restricted"
 _QUOTES = {"en": ("\u201c", "\u201d"), "es": ("\u00ab", "\u00bb")}
@@ -122,24 +124,21 @@ def customer_view(
         model={"id": env.model.id, "version": env.model.version},
         kind=env.model.kind,
         at=date.fromisoformat(env.decided_at[:10]),
+        referred=env.appeal.status == "referred",
     )
-
-    def label_name(label: str) -> str:
-        found = next((lbl for lbl in manifest.labels if lbl.name == label), None) if manifest else None
-        return localized(found.display_names, language) if found else label
-
-    outcome_name = label_name(env.outcome.label)
-    automated = env.model.kind == "decision"
-    if automated:
-        statement = " ".join(
-            [texts["decided"].format(label=outcome_name), texts["automated"]]
-            + ([texts["adverse"]] if env.outcome.adverse else [])
+    if env.appeal.status == "referred":  # a person decides: the automated outcome and its reasons are not shown
+        referred = referral_texts(env.locale)
+        outcome = CustomerOutcome(
+            label=None,
+            display_name=referred["display"],
+            statement=referred["statement"],
+            automated_decision=False,
+            referred=True,
         )
-        # Binary models explain the second label's output (the favourable one, by convention of the manifests).
-        target = label_name(manifest.labels[-1].name) if manifest else outcome_name
+        explanation = explanation.model_copy(update={"contributions": []})  # they would give the outcome away
+        target: str | None = None
     else:
-        statement = texts["routed"].format(label=outcome_name)
-        target = outcome_name
+        outcome, target = _decided(env, manifest, language)
 
     features = {f.name: f for f in manifest.features} if manifest else {}
     reasons = []
@@ -178,22 +177,16 @@ def customer_view(
         status="erased" if erased else "available",
         status_note=texts["erased"] if erased else None,
         disclosure=notice,
-        outcome=CustomerOutcome(
-            label=env.outcome.label,
-            display_name=outcome_name,
-            statement=statement,
-            automated_decision=automated,
-            adverse=env.outcome.adverse,
-        ),
-        summary=explanation.summary,
-        explanation_status=explanation.status,
+        outcome=outcome,
+        summary=None if outcome.referred else explanation.summary,
+        explanation_status=None if outcome.referred else explanation.status,
         reasons_target=target,
         reasons=reasons,
         data_used=data_used,
         human_contact=_contact(operator, language),
         how_to_contest=texts["contest"].format(contact=_contact(operator, language)),
         appeal=appeal,
-        review=_review(appeal, env.outcome.label, label_name, texts, env.locale),
+        review=_review(appeal, env.outcome.label, partial(_label_name, manifest, language), texts, env.locale),
         links=links_for(env.decision_id),
     )
 
@@ -216,6 +209,40 @@ def _review(
         outcome_display_name=name,
         resolved_at=appeal.resolved_at,
     )
+
+
+def _label_name(manifest: ModelManifest | None, language: str, label: str) -> str:
+    found = next((lbl for lbl in manifest.labels if lbl.name == label), None) if manifest else None
+    return localized(found.display_names, language) if found else label
+
+
+def _decided(env: Envelope, manifest: ModelManifest | None, language: str) -> tuple[CustomerOutcome, str]:
+    """The automated outcome in the customer's words, and what the reasons' weights push towards."""
+    texts = TEXTS[language]
+
+    def label_name(label: str) -> str:
+        return _label_name(manifest, language, label)
+
+    outcome_name = label_name(env.outcome.label)
+    automated = env.model.kind == "decision"
+    if automated:
+        statement = " ".join(
+            [texts["decided"].format(label=outcome_name), texts["automated"]]
+            + ([texts["adverse"]] if env.outcome.adverse else [])
+        )
+        # Binary models explain the second label's output (the favourable one, by convention of the manifests).
+        target = label_name(manifest.labels[-1].name) if manifest else outcome_name
+    else:
+        statement = texts["routed"].format(label=outcome_name)
+        target = outcome_name
+    outcome = CustomerOutcome(
+        label=env.outcome.label,
+        display_name=outcome_name,
+        statement=statement,
+        automated_decision=automated,
+        adverse=env.outcome.adverse,
+    )
+    return outcome, target
 
 
 def _word(key: str, inputs: Mapping[str, Any], manifest: ModelManifest | None, language: str) -> str:

@@ -17,10 +17,11 @@ from functions.domain.errors import CandorError, DependencyUnavailable, Explanat
 from functions.domain.explanation import Decided, explained, recorded, unexplained
 from functions.domain.ids import new_ulid
 from functions.domain.inputs import validate_inputs
-from functions.domain.policy import reason_not_explained
+from functions.domain.policy import reason_not_explained, reason_referred
 from functions.domain.ports import ExplanationQueue, ModelCatalog, ModelRun, ModelRuntime, Prediction, RecordStore
 from functions.domain.presentation import language_of, localized
 from functions.domain.redaction import redact
+from functions.domain.referral import ReferralQueue, referral_of, referred_outcome, withheld_explanation
 from functions.domain.seal import new_salt, personal_digest, seal
 from functions.schemas.api import (
     Alternative,
@@ -40,6 +41,7 @@ from functions.schemas.manifest import (
 from functions.schemas.record import (
     Envelope,
     ExplainerRef,
+    HumanReview,
     ModelRef,
     PersonalPart,
     RecordedNotice,
@@ -65,6 +67,7 @@ class DecisionServices:
     hash_subject: Callable[[str], str]
     sign_customer_token: Callable[[str, datetime], str]  # (decision id, decided at) -> token
     explanation_queue: ExplanationQueue | None = None  # None: nothing can be explained later
+    referrals: ReferralQueue | None = None  # None: no review queue, a decision to refer fails closed (503)
     now: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
 
@@ -82,14 +85,18 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
     decision_id = new_ulid(decided)
     model = {"id": manifest.id, "version": manifest.version}
     outcome = _outcome(manifest, prediction, language_of(request.locale))
+    referred = reason_referred(manifest, request, inputs, outcome, prediction.probabilities)
+    if referred is not None and services.referrals is None:
+        raise DependencyUnavailable(f"model {manifest.id} refers this decision to a person, but no review queue is set")
     context = Decided(manifest, prediction, inputs, request.locale, outcome.display_name, outcome.adverse)
-    explanation, explainer = _explanation(runtime, request, context, outcome, services)
+    explanation, explainer = _explanation(runtime, request, context, outcome, services)  # the reviewer reads it
     notice = services.notices.notice(
         locale=request.locale,
         jurisdiction=request.jurisdiction,
         operator=services.operator,
         model=model,
         kind=manifest.kind,
+        referred=referred is not None,
     )
 
     personal = PersonalPart(inputs=inputs, redactions=redactions, segments=dict(request.segments), salt=new_salt())
@@ -117,6 +124,7 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
         ),
         explanation=recorded(explanation, context),
         disclosure=RecordedNotice(notice_id=notice.notice_id, locale=notice.locale, jurisdiction=notice.jurisdiction),
+        appeal=HumanReview(status="referred", reason=referred) if referred is not None else HumanReview(),
         retention=Retention(
             retention_class=manifest.retention_class,
             delete_after=_delete_after(decided.date(), manifest.retention_class, services.operator).isoformat(),
@@ -128,6 +136,11 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
         # drops the job, whereas a job lost after a stored record would leave it pending forever.
         services.explanation_queue.enqueue(decision_id, manifest.id)
     services.records.put(seal(envelope, personal))  # raises DependencyUnavailable: nothing is released
+    if referred is not None and services.referrals is not None:
+        # On the decision path this joins the record's index put and the idempotency completion in one
+        # transaction (functions/stores/decision_commit.py): the referral and the decision exist together.
+        services.referrals.refer(referral_of(envelope, referred, new_ulid(decided)))
+        outcome, explanation = referred_outcome(request.locale), withheld_explanation(explanation, request.locale)
 
     return DecisionResponse(
         decision_id=decision_id,

@@ -125,6 +125,7 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 class _DecisionKinds(_Strict):
     routing: NonEmpty
     decision: NonEmpty
+    referred: NonEmpty  # a decision the model's review policy sends to a person: the AI has not decided
 
 
 class _Texts(_Strict):
@@ -264,12 +265,14 @@ class NoticeCatalogue:
         model: dict[str, str] | None = None,
         kind: Kind | None = None,
         at: date | None = None,
+        referred: bool = False,
     ) -> Notice:
         """Build the notice for a locale and jurisdiction, filled with the operator's facts.
 
         Never raises for a locale or jurisdiction: unsupported languages fall back to
         English (`fallback=True`), unknown jurisdictions to `default`; the returned
-        `jurisdiction` names the rule set actually applied.
+        `jurisdiction` names the rule set actually applied. `referred`: a person decides, and
+        `decision_kind` says so instead of describing an automated decision.
         """
         resolved = resolve_language(locale, self.languages)
         operator = operator.in_language(resolved.language)
@@ -303,7 +306,9 @@ class NoticeCatalogue:
             ai_system_name=operator.ai_system_name,
             model=dict(model) if model is not None else None,
             purpose=fill(texts.purpose),
-            decision_kind=fill(getattr(texts.decision_kind, kind)) if kind is not None else None,
+            decision_kind=fill(getattr(texts.decision_kind, "referred" if referred else kind))
+            if kind is not None
+            else None,
             human_contact=fill(texts.human_contact),
             data_use=fill(texts.data_use),
             retention=fill(texts.retention),

@@ -159,7 +159,10 @@ class WindowSummary(BaseModel):
     records: int
     outcomes: dict[str, int]
     disclosure_coverage: float | None = Field(description="Share of the window's decisions that carried a notice.")
-    appeals_by_status: dict[str, int] = Field(default_factory=dict, description="Appeals filed in the window.")
+    appeals_by_status: dict[str, int] = Field(
+        default_factory=dict,
+        description="Appeals filed in the window, by status; `referred`: decisions the review policy sent to a person.",
+    )
 
 
 class AttributionReport(BaseModel):

@@ -157,11 +157,19 @@ def completion_contribution(old: Mapping[str, Any], new: Mapping[str, Any]) -> C
     return contribution
 
 
+REFERRED = "referred"  # the count of referrals, next to the appeals' statuses
+
+
+def appeal_count_key(appeal: Mapping[str, Any]) -> str:
+    """What a new queue item counts as: an appeal by its status, or a referral (the review policy's) apart."""
+    return REFERRED if appeal.get("kind") == "referral" else str(appeal["status"])
+
+
 def appeal_contribution(appeal: Mapping[str, Any]) -> Contribution:
-    """A new appeal, in the hour and day it was filed, by status."""
+    """A new appeal, in the hour and day it was filed, by status; a referral as `referred`."""
     contribution = Contribution(str(appeal["decision_id"]), APPEALED)
     for key in _model_keys(str(appeal["model_id"]), str(appeal["created_at"])):
-        contribution.add(key, APPEAL + str(appeal["status"]), 1)
+        contribution.add(key, APPEAL + appeal_count_key(appeal), 1)
     return contribution
 
 

@@ -46,10 +46,18 @@ class Alternative(BaseModel):
     score: float
 
 
+OutcomeStatus = Literal["decided", "referred"]
+
+
 class Outcome(BaseModel):
-    label: str
-    display_name: str
-    score: float = Field(description="The model's probability for `label`.")
+    status: OutcomeStatus = Field(
+        default="decided",
+        description="decided: the AI decided; referred: a person will decide (the model's review policy), and"
+        " `label`, `score` and `adverse` are null until then.",
+    )
+    label: str | None = Field(description="The outcome's label; null when referred.")
+    display_name: str = Field(description="The outcome in the customer's language (referred: that a person decides).")
+    score: float | None = Field(description="The model's probability for `label`; null when referred.")
     adverse: bool | None = Field(
         default=None, description="Decision models: true when the outcome is not the favourable one."
     )

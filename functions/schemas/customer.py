@@ -55,7 +55,11 @@ class StoredAppeal(Appeal):
     and the resolution itself is a sealed write-once object in the archive (`review_key`).
     """
 
-    kind: Literal["appeal", "referral"] = "appeal"
+    kind: Literal["appeal", "referral"] = Field(
+        default="appeal",
+        description="appeal: the customer contested the decision; referral: the model's review policy sent it to a"
+        " person before the customer was told (the reason is the policy's).",
+    )
     model_id: str
     model_day: str = Field(description="'<model_id>#<yyyy-mm-dd>' of the appeal, for the by_model_day index.")
     locale: str
@@ -72,10 +76,11 @@ class StoredAppeal(Appeal):
 
 
 class CustomerOutcome(BaseModel):
-    label: str
+    label: str | None = Field(description="None while a person decides (referred): no automated outcome is shown.")
     display_name: str
     statement: str = Field(description="The outcome in plain words, in the decision's language.")
     automated_decision: bool = Field(description="True for decisions (not routing) made by the AI alone.")
+    referred: bool = Field(default=False, description="True when a person decides (the model's review policy).")
     adverse: bool | None = None
 
 

@@ -283,6 +283,29 @@ class ExplanationPolicy(_Strict):
         return self
 
 
+class ReviewPolicy(_Strict):
+    """Which decisions a person makes (A2I-style activation): the chatbot is told "referred", not the outcome."""
+
+    rule: str = Field(
+        description="JMESPath over {inputs, channel, locale, jurisdiction, outcome: {label, score, adverse, margin}};"
+        " the decision goes to a person when it yields a truthy value. `margin` is how far the decision was from"
+        " going the other way (|P(positive label) - threshold|, or the lead over the runner-up).",
+    )
+    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+        default=None,
+        description="Why these decisions are referred, for the reviewer and the record; default: the rule itself.",
+    )
+
+    @model_validator(mode="after")
+    def _valid_rule(self) -> ReviewPolicy:
+        _check_jmespath(self.rule, "review_policy.rule")
+        return self
+
+    @property
+    def why(self) -> str:
+        return self.reason or f"the model's review rule matched: {self.rule}"
+
+
 def _check_remote_shapes(adapter: RemoteCall, is_text: bool) -> None:
     """Rows for tabular models, texts for text models: caught at load, not on the first request."""
     if (adapter.placeholder == "$texts") != is_text:
@@ -317,6 +340,16 @@ class ModelManifest(_Strict):
     )
     explainer: ExplainerSpec
     explanation_policy: ExplanationPolicy = ExplanationPolicy()
+    review_policy: ReviewPolicy | None = Field(
+        default=None, description="Decisions a person makes before the customer is told; none: all automated."
+    )
+    review_sla_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Days within which a person answers an appeal or referral (30: the GDPR answer period);"
+        " older open ones raise the AppealsOverSla alarm.",
+    )
     background: FileRef | None = Field(
         default=None,
         description='Background data for explainers: JSON {"description": ..., "rows": [feature objects]}.',
@@ -358,6 +391,8 @@ class ModelManifest(_Strict):
             raise ValueError("background: black-box tabular models need background rows to explain against")
         if isinstance(self.adapter, RemoteCall):
             _check_remote_shapes(self.adapter, self.is_text)
+        if self.review_policy is not None and self.kind != "decision":
+            raise ValueError("review_policy: only decision models refer decisions to a person")
         if self.explainer.timing == "deferred" and not self.is_remote:
             raise ValueError("explainer.timing: deferred is for remote models, which a worker can call again")
         return self

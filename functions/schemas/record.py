@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from functions.schemas.api import FeatureValue
 
@@ -89,6 +89,24 @@ class ReviewState(_Frozen):
     status: Literal["none"] = "none"
 
 
+class HumanReview(_Frozen):
+    """Whether a person decides: 'none' (the AI's outcome was told), or 'referred' by the review policy.
+
+    The automated outcome stays in `outcome` for the reviewer; a reviewer's verdict is a separate item.
+    """
+
+    status: Literal["none", "referred"] = "none"
+    reason: str | None = Field(default=None, description="referred: the review policy's reason.")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_reason(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        # Records sealed before referrals existed hash as {"status": "none"}: keep that form.
+        dumped: dict[str, object] = handler(self)
+        if dumped.get("reason") is None:
+            dumped.pop("reason", None)
+        return dumped
+
+
 class Envelope(_Frozen):
     schema_version: Literal["candor.record/1"] = RECORD_SCHEMA
     decision_id: str
@@ -103,7 +121,7 @@ class Envelope(_Frozen):
     outcome: RecordedOutcome
     explanation: RecordedExplanation
     disclosure: RecordedNotice
-    appeal: ReviewState = ReviewState()
+    appeal: HumanReview = HumanReview()
     erasure: ReviewState = ReviewState()
     retention: Retention
     personal_sha256: str = Field(description="SHA-256 of the canonical personal part (which carries a random salt).")

@@ -174,6 +174,10 @@ class DecisionSettings(RecordSettings):
         default=None,
         description="SQS queue of deferred explanations; unset: every explanation is computed inline or not at all.",
     )
+    appeals_table: str | None = Field(
+        default=None,
+        description="The review queue that decisions a model's review_policy refers go to; unset: they fail (503).",
+    )
 
 
 class WorkerSettings(RecordSettings):

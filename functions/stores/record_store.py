@@ -19,7 +19,6 @@ import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
@@ -29,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from functions.coldstart import per_container
 from functions.domain.errors import DependencyUnavailable
 from functions.domain.index_shards import object_spread, shard_of, sharded
+from functions.domain.retention import expires_at
 from functions.domain.seal import archived_json, personal_json
 from functions.schemas.record import Envelope, ExplanationRecord, RecordedExplanation, SealedCompletion
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
@@ -54,11 +54,6 @@ def archive_key(envelope: Envelope) -> str:
 def personal_key(decision_id: str) -> str:
     """Derived from the id alone: erasure finds the object (and every version of it) from the id."""
     return f"personal/{object_spread(decision_id)}-{decision_id}.json"
-
-
-def _expires_at(delete_after: str) -> int:
-    end_of_day = datetime.combine(date.fromisoformat(delete_after), time.max, tzinfo=UTC)
-    return int(end_of_day.timestamp())
 
 
 def _number(value: float) -> Decimal:
@@ -96,7 +91,7 @@ def index_item(record: ExplanationRecord, key: str, *, shards: int) -> dict[str,
         "content_sha256": record.content_sha256,
         "archive_key": key,
         "retention_class": env.retention.retention_class,
-        "expires_at": _expires_at(env.retention.delete_after),
+        "expires_at": expires_at(env.retention.delete_after),
         "segments": dict(record.personal.segments) if record.personal else {},
     }
     if env.outcome.adverse is not None:

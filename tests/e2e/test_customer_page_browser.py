@@ -108,3 +108,25 @@ def test_markup_in_the_message_is_shown_as_text_in_the_browser(api, page):
     assert page.title() != "pwned"
     assert page.locator("#injected").count() == 0
     assert "<script>document.title='pwned'</script>" in page.inner_text("#data-used")
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_referred_decision_says_a_person_will_decide_and_offers_no_form(api, page, language):
+    from tests.e2e.test_referrals import large_denial
+
+    model_id, request = large_denial(locale="en-GB" if language == "en" else "es-ES")
+    response = api.decide(model_id, request)
+    assert response.status_code == 200 and response.json()["outcome"]["status"] == "referred"
+    link = response.json()["links"]["customer_view"]
+
+    assert page.goto(link).status == 200
+    assert page.get_attribute("html", "lang") == language
+    outcome = page.locator("#outcome .outcome").inner_text()
+    assert outcome.startswith("A person from our team" if language == "en" else "Una persona de nuestro equipo")
+    assert page.locator("form").count() == 0 and page.locator("#why").count() == 0  # no reasons, no form
+    assert page.locator("#appeal-status").is_visible()
+    text = page.inner_text("body")
+    assert "Refund denied" not in text and "Reembolso denegado" not in text
+    levels = page.eval_on_selector_all("h1, h2, h3, h4, h5, h6", "els => els.map(e => e.tagName)")
+    assert levels.count("H1") == 1 and set(levels[1:]) == {"H2"}
+    screenshot(page, f"refund-decision-referred-{language}-page")

@@ -236,6 +236,8 @@ def test_the_decision_writer_puts_records_and_nothing_more(cfn: dict[str, Any]) 
     assert _grants(cfn, "DecisionsFunctionRole") == {
         # write-once audit items: a conditional PutItem, never UpdateItem or DeleteItem
         ("dynamodb:PutItem", att("RecordsTable")),
+        # referrals queued for a person (review_policy): a conditional PutItem in the appeals table, nothing else
+        ("dynamodb:PutItem", att("AppealsTable")),
         # Powertools idempotency state lives in its own table
         ("dynamodb:GetItem", att("IdempotencyTable")),
         ("dynamodb:PutItem", att("IdempotencyTable")),

@@ -88,7 +88,8 @@ def _view(services: CustomerServices, stored: StoredRecord) -> CustomerView:
         manifest=services.manifest(env.model.id),
         notices=services.notices,
         operator=services.operator,
-        appeal=appeal.public() if appeal else None,
+        # A referral is the operator's item, not the customer's appeal: its reason would give the outcome away.
+        appeal=appeal.public() if appeal and appeal.kind == "appeal" else None,
         explanation=current_explanation(stored.record, stored.completion),  # pending until the worker completes it
     )
 
@@ -163,6 +164,7 @@ def _reason_of(raw: str, content_type: str) -> str | None:
         **documented(
             e400="Malformed JSON or not an object",
             e415="Neither JSON nor a form post",
+            e409="A person is already deciding on this decision (the model's review policy referred it)",
             e422="Empty reason, or over 2000 characters; nothing stored",
         ),
     },
@@ -191,6 +193,11 @@ def appeal(decision_id: str, token: Token = "") -> Response[str]:
             page = customer_page.render_invalid_appeal(error.message, stored.record.envelope.locale, token)
             return _html(HTTPStatus.UNPROCESSABLE_ENTITY, page)
         raise
+    if appeal.kind == "referral":  # the decision's queue item is the referral: a person decides already
+        if form:
+            page = customer_page.render_referred_appeal(stored.record.envelope.locale, token)
+            return _html(HTTPStatus.CONFLICT, page)
+        raise HttpError(HTTPStatus.CONFLICT, "referred", "a person is already deciding on this decision")
     if created:
         metrics.add_metric(name="AppealsReceived", unit=MetricUnit.Count, value=1)
     status = HTTPStatus.CREATED if created else HTTPStatus.OK

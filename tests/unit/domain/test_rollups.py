@@ -130,6 +130,14 @@ def test_an_appeal_counts_in_the_hour_it_was_filed():
     }
 
 
+def test_a_referral_counts_apart_from_the_customers_appeals():
+    referral = {"decision_id": "d2", "model_id": "m", "created_at": "2026-11-28T01:02:03Z", "status": "received"}
+    referred = appeal_contribution({**referral, "kind": "referral"}).increments
+    appealed = appeal_contribution({**referral, "kind": "appeal"}).increments
+    assert len(referred) == 2 and all(counts == {"ap:referred": 1} for counts in referred.values())
+    assert len(appealed) == 2 and all(counts == {"ap:received": 1} for counts in appealed.values())
+
+
 def _rolled_up(items, pair):
     """The rollup items the contributions of `items` would leave (one granularity), as the store returns them."""
     totals: dict[str, dict] = {}
