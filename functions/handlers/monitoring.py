@@ -1,0 +1,71 @@
+"""Lambda entry point of the monitoring job (EventBridge, hourly; the integrity job's small zip).
+
+Each run evaluates every monitored model at the schedule event's `time` (functions/monitoring_service.py),
+stores the sealed reports and publishes CloudWatch metrics (EMF): per model, the count of violated
+checks and the drift measures; per model and group, selection rate and impact ratio. The alarm on
+`MonitorViolations` notifies the alarm topic; the report it points to names the violating groups.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.domain.integrity import parse_utc
+from functions.domain.monitoring import WITHHELD, MonitoringReport
+from functions.monitoring_service import monitoring_service
+from functions.tracing import handler_tracer
+
+logger = Logger()
+tracer = handler_tracer()
+metrics = Metrics()
+_MEASURES = {
+    "attribution_ndcg": "AttributionNDCG",
+    "attribution_rank_correlation": "AttributionRankCorrelation",
+    "outcome_psi": "OutcomePSI",
+    "disclosure_coverage": "DisclosureCoverage",
+}
+
+
+def publish(report: MonitoringReport) -> None:
+    violated = sum(c.status == "violated" for c in report.checks)
+    metrics.add_metric(name="MonitorViolations", unit=MetricUnit.Count, value=violated)  # what the alarm watches
+    model = {"model_id": report.model_id}
+    with single_metric(name="MonitorViolations", unit=MetricUnit.Count, value=violated, default_dimensions=model):
+        pass
+    for check in report.checks:
+        if check.check in _MEASURES and check.value is not None:
+            name, value = _MEASURES[check.check], check.value
+            with single_metric(name=name, unit=MetricUnit.NoUnit, value=value, default_dimensions=model):
+                pass
+    for group in report.groups:
+        if group.selection_rate is None or group.group == WITHHELD:
+            continue
+        dimensions = {**model, "attribute": group.attributes, "group": group.group}
+        with single_metric(
+            name="SelectionRate", unit=MetricUnit.NoUnit, value=group.selection_rate, default_dimensions=dimensions
+        ) as metric:
+            if group.impact_ratio is not None:
+                metric.add_metric(name="ImpactRatio", unit=MetricUnit.NoUnit, value=group.impact_ratio)
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # The schedule's `time` is the evaluation time: a delayed retry still judges the hour it was for.
+    now = parse_utc(event["time"]) if isinstance(event.get("time"), str) else datetime.now(UTC)
+    stored = monitoring_service().run(now)
+    summary = []
+    for item in stored:
+        if item.report is None:
+            continue
+        publish(item.report)
+        if item.report.status == "violated":
+            logger.warning("monitor violated", extra={"model_id": item.report.model_id, "report": item.key,
+                                                      "violations": item.report.violations})  # fmt: skip
+        summary.append({"model_id": item.report.model_id, "status": item.report.status, "report": item.key,
+                        "violations": item.report.violations})  # fmt: skip
+    return {"evaluated_at": now.isoformat(), "reports": summary}
