@@ -86,8 +86,11 @@ class MonitoringService:
         )
 
     def run(self, now: datetime | None = None) -> list[StoredReport]:
-        """Evaluate and store every monitored model's report at `now` (once per minute: a rerun returns it)."""
-        moment = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
+        """Evaluate and store every monitored model's report at `now`.
+
+        Once per minute: a redelivered schedule event (same `time`) gets the stored report back.
+        """
+        moment = now or datetime.now(UTC)  # the window ends here; the report is stored under its minute
         stored = []
         for manifest in self.manifests.manifests():
             if manifest.monitor is None:
@@ -101,16 +104,8 @@ class MonitoringService:
 @per_container
 def monitoring_service() -> MonitoringService:
     settings = audit_settings()
-    if not settings.digest_key_id:
-        raise ValueError("CANDOR_DIGEST_KEY_ID is not set: monitoring reports are signed with the digests' key")
     return MonitoringService(
         manifests=ModelRegistry(source_from_uri(settings.models_uri, aws_clients.s3)),
         sources=report_sources(),
-        store=AwsMonitoringStore(
-            bucket=settings.archive_bucket,
-            signing_key_id=settings.digest_key_id,
-            kms_key_id=settings.kms_key_id,
-            s3=aws_clients.s3(),
-            kms=aws_clients.kms(),
-        ),
+        store=AwsMonitoringStore.from_settings(settings, aws_clients.s3(), aws_clients.kms()),
     )

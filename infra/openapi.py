@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from functions.api.app import build_app
 from functions.api.auth import security_schemes
-from functions.api.routes import audit, catalog, customer, decisions, privacy, report_page
+from functions.api.routes import audit, catalog, customer, decisions, monitoring, privacy, report_page
 
 COMMON = (
     "Candor wraps AI routing and decision calls: every answer carries a SHAP explanation, an AI-disclosure "
@@ -26,7 +26,7 @@ COMMON = (
 APIS: dict[str, tuple[str, tuple[Router, ...], str]] = {  # file: (title, routers, description)
     "openapi.json": (
         "Candor",
-        (catalog.router, decisions.router, audit.router, report_page.router, privacy.router),
+        (catalog.router, decisions.router, audit.router, report_page.router, monitoring.router, privacy.router),
         COMMON + "In AWS, callers sign requests with SigV4 (IAM roles candor-chatbot, candor-auditor, "
         "candor-privacy; chatbots also send an API key); on the local stack they send "
         "`Authorization: Bearer <token>`.",

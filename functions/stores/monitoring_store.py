@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
 
+    from functions.schemas.settings import AuditSettings
+
 PREFIX = "monitoring/"
 _RECENT = timedelta(days=40)  # where `latest` looks first
 
@@ -62,6 +64,18 @@ class AwsMonitoringStore:
             s3=s3,
             kms=kms,
             trusted_key_ids={signing_key_id, *trusted_key_ids},
+        )
+
+    @classmethod
+    def from_settings(cls, settings: AuditSettings, s3: S3Client, kms: KMSClient) -> AwsMonitoringStore:
+        if not settings.digest_key_id:
+            raise ValueError("CANDOR_DIGEST_KEY_ID is not set: monitoring reports are signed with the digests' key")
+        return cls(
+            bucket=settings.archive_bucket,
+            signing_key_id=settings.digest_key_id,
+            kms_key_id=settings.kms_key_id,
+            s3=s3,
+            kms=kms,
         )
 
     def put(self, report: MonitoringReport, evaluated_at: datetime) -> StoredReport:

@@ -38,6 +38,7 @@ EXPECTED = {
     "privacy-erase.json": ("privacy", 200),
     "privacy-legal-hold.json": ("privacy", 404),
     "audit-verify.json": ("audit", 200),
+    "audit-monitoring.json": ("audit", 200),
 }
 
 
@@ -46,6 +47,7 @@ def test_every_event_file_is_covered():
         *EXPECTED,
         "explanation-job.json",
         "integrity-schedule.json",
+        "monitoring-schedule.json",
         "records-stream.json",
     }
 
@@ -103,3 +105,20 @@ def test_the_records_stream_event_through_the_rollup_function(aws_env):
         },
     )["Item"]
     assert item["n"] == {"N": "1"} and item["o:approve"] == {"N": "1"}
+
+
+def test_the_monitoring_schedule_event_through_the_monitoring_function(aws_env):
+    """The hourly run at the event's time: the refund model's monitor, over a window with no record yet."""
+    from functions.handlers.monitoring import lambda_handler
+
+    event = json.loads((EVENTS / "monitoring-schedule.json").read_text())
+    with running("MonitoringFunction"):
+        response = lambda_handler(event, lambda_context("MonitoringFunction", timeout_s=300))
+        again = lambda_handler(event, lambda_context("MonitoringFunction", timeout_s=300))
+    (report,) = response["reports"]
+    assert report["model_id"] == "refund-decision"
+    assert (report["status"], report["violations"]) == ("not_enough_data", [])
+    assert report["report"] == "monitoring/refund-decision/2026/08/03/0900.json"
+    assert again["reports"] == response["reports"]  # a redelivered event: the same report, written once
+    stored = boto3.client("s3").get_object(Bucket=aws_env["CANDOR_ARCHIVE_BUCKET"], Key=report["report"])
+    assert json.loads(stored["Body"].read())["report"]["previous_report_sha256"] is None
