@@ -98,6 +98,7 @@ def _attribution_increments(attributions: Mapping[str, Any]) -> dict[str, Decima
     sums: dict[str, Decimal] = {}
     for feature, value in attributions.items():
         number = Decimal(str(value)).quantize(ATTRIBUTION_PLACES)
+        number = number if number else Decimal(0)  # not 0E-9: a feature the model ignores is attributed exactly 0
         sums[ABS_ATTRIBUTION + feature] = abs(number)
         sums[ATTRIBUTION + feature] = number
     return sums
