@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import requests
 
+from functions.stores.record_store import personal_key
 from infra.drifted_model import MODEL_ID, write_drifted_model
 from infra.local_stack import LocalStack
 from infra.synthetic import refund_requests
@@ -202,7 +203,7 @@ def _show_monitor(stack: LocalStack, when: datetime) -> dict[str, dict[str, Any]
 def _monitoring(stack: LocalStack, http: requests.Session, chatbot: dict[str, str]) -> bool:
     """The monitor on bundled traffic (age band trips, gender does not), then on a version that drifts."""
     bodies = [
-        {"request_id": f"demo-refund-{n}", "locale": "en", "inputs": r["inputs"], "segments": r["segments"]}
+        {"request_id": f"demo-monitor-{n}", "locale": "en", "inputs": r["inputs"], "segments": r["segments"]}
         for n, r in enumerate(refund_requests(BUNDLED_TRAFFIC, seed=7))
     ]
     print(f"\n{BUNDLED_TRAFFIC} refund decisions of the bundled traffic, then the hourly monitor:")
@@ -285,8 +286,8 @@ def _demo(registry: str) -> int:
             print(
                 f"      envelope  s3://{bucket}/{key}  ({head['ContentLength']} bytes, {head['ServerSideEncryption']})"
             )
-            print(f"      personal  s3://{personal}/personal/{answer['decision_id']}.json  (erasable)")
-        first_personal = s3.get_object(Bucket=personal, Key=f"personal/{answers[0]['decision_id']}.json")
+            print(f"      personal  s3://{personal}/{personal_key(answer['decision_id'])}  (erasable)")
+        first_personal = s3.get_object(Bucket=personal, Key=personal_key(answers[0]["decision_id"]))
         stored_text = json.loads(first_personal["Body"].read())["inputs"]["text"]
         print(f"\nThe first message as stored, personal data redacted:\n  {stored_text}")
         count = dynamodb.scan(TableName=table, Select="COUNT")["Count"]  # a demo may count; the API never scans
