@@ -29,26 +29,27 @@ _MEASURES = {
 }
 
 
+def _put(name: str, value: float, dimensions: dict[str, str], unit: MetricUnit = MetricUnit.NoUnit) -> None:
+    """One metric with its own dimensions (an EMF object of a single metric: one `single_metric` each)."""
+    with single_metric(name=name, unit=unit, value=value, default_dimensions=dimensions):
+        pass
+
+
 def publish(report: MonitoringReport) -> None:
     violated = sum(c.status == "violated" for c in report.checks)
     metrics.add_metric(name="MonitorViolations", unit=MetricUnit.Count, value=violated)  # what the alarm watches
     model = {"model_id": report.model_id}
-    with single_metric(name="MonitorViolations", unit=MetricUnit.Count, value=violated, default_dimensions=model):
-        pass
+    _put("MonitorViolations", violated, model, MetricUnit.Count)
     for check in report.checks:
         if check.check in _MEASURES and check.value is not None:
-            name, value = _MEASURES[check.check], check.value
-            with single_metric(name=name, unit=MetricUnit.NoUnit, value=value, default_dimensions=model):
-                pass
+            _put(_MEASURES[check.check], check.value, model)
     for group in report.groups:
         if group.selection_rate is None or group.group == WITHHELD:
-            continue
+            continue  # too small to have a rate, or a label not fit to keep
         dimensions = {**model, "attribute": group.attributes, "group": group.group}
-        with single_metric(
-            name="SelectionRate", unit=MetricUnit.NoUnit, value=group.selection_rate, default_dimensions=dimensions
-        ) as metric:
-            if group.impact_ratio is not None:
-                metric.add_metric(name="ImpactRatio", unit=MetricUnit.NoUnit, value=group.impact_ratio)
+        _put("SelectionRate", group.selection_rate, dimensions)
+        if group.impact_ratio is not None:
+            _put("ImpactRatio", group.impact_ratio, dimensions)
 
 
 @logger.inject_lambda_context(log_event=False)
