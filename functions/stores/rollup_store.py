@@ -14,6 +14,7 @@ after `marker_ttl_days`, long after a stream record can be redelivered (24 hours
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -95,8 +96,13 @@ class AwsRollupStore:
         if not spans:
             return []
         with ThreadPoolExecutor(max_workers=len(spans)) as pool:
-            pages = pool.map(lambda span: list(self._span(model_id, attributes, span)), spans)
-            return [item for page in pages for item in page]
+            # Each read runs in a copy of the caller's context, so what is per invocation (locally:
+            # which function runs, whose role the IAM check holds the call to) follows it into the pool.
+            pages = [
+                pool.submit(contextvars.copy_context().run, lambda s=span: list(self._span(model_id, attributes, s)))
+                for span in spans
+            ]
+            return [item for page in pages for item in page.result()]
 
     def _span(self, model_id: str, attributes: list[str], span: Span) -> Iterator[dict[str, Any]]:
         low, high = span.bounds(grouped=bool(attributes))
