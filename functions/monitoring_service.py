@@ -70,7 +70,8 @@ class MonitoringService:
             baseline = validation_tally(monitor.baseline.validation)
             described = {"validation": f"{monitor.baseline.validation.records} records"}
         names = {f.name: f.display_names["en"] for f in manifest.features}
-        checks += drift_checks(attribution_report(manifest.id, current, window.as_dict(), names, baseline), thresholds)
+        attributions = attribution_report(manifest.id, current, window.as_dict(), names, baseline)
+        checks += drift_checks(attributions, thresholds, baseline.means())
         return MonitoringReport(
             model_id=manifest.id,
             evaluated_at=iso_utc(now),

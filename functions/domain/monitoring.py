@@ -206,8 +206,14 @@ def fairness_checks(report: FairnessReport, thresholds: Thresholds) -> tuple[lis
     return checks, groups
 
 
-def drift_checks(report: AttributionReport, thresholds: Thresholds) -> list[Check]:
-    """Attribution drift (NDCG, rank correlation), outcome PSI, and disclosure coverage of the window."""
+def drift_checks(
+    report: AttributionReport, thresholds: Thresholds, baseline_means: Mapping[str, float] | None = None
+) -> list[Check]:
+    """Attribution drift (NDCG, rank correlation), outcome PSI, and disclosure coverage of the window.
+
+    `baseline_means`: mean |attribution| per feature of the baseline, every feature of it (the report
+    lists only the window's features: one the window never attributed to would drop out of the ranking).
+    """
     checks: list[Check] = []
     baseline_records = report.baseline.records if report.baseline else 0
     enough = report.current.records >= thresholds.min_records and baseline_records >= thresholds.min_records
@@ -216,9 +222,10 @@ def drift_checks(report: AttributionReport, thresholds: Thresholds) -> list[Chec
         f"drift needs {thresholds.min_records} in each"
     )
     current = {f.feature: f.mean_abs_attribution for f in report.features}
-    baseline = {f.feature: f.baseline_mean_abs_attribution or 0.0 for f in report.features}
-    if report.baseline is not None:  # features the window never attributed to keep their baseline weight
-        baseline |= {f: 0.0 for f in current if f not in baseline}
+    if baseline_means is not None:
+        baseline = dict(baseline_means)
+    else:
+        baseline = {f.feature: f.baseline_mean_abs_attribution or 0.0 for f in report.features}
     correlation = rank_correlation(current, baseline)
     measures: list[tuple[Literal["attribution_ndcg", "attribution_rank_correlation"], float | None, float | None]] = [
         ("attribution_ndcg", thresholds.min_attribution_ndcg, ndcg(current, baseline)),

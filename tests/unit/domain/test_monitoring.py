@@ -91,8 +91,10 @@ VALIDATION = ValidationBaseline(
 
 
 def drift(current: AttributionTally):
-    report = attribution_report("m", current, WINDOW, {"a": "A", "b": "B", "c": "C"}, validation_tally(VALIDATION))
-    return {c.check: c for c in drift_checks(report, Thresholds(min_attribution_rank_correlation=0.5))}
+    baseline = validation_tally(VALIDATION)
+    report = attribution_report("m", current, WINDOW, {"a": "A", "b": "B", "c": "C"}, baseline)
+    thresholds = Thresholds(min_attribution_rank_correlation=0.5)
+    return {c.check: c for c in drift_checks(report, thresholds, baseline.means())}
 
 
 def test_the_same_attributions_do_not_drift():
@@ -107,6 +109,12 @@ def test_a_feature_taking_the_lead_trips_ndcg_and_names_it():
     assert checks["attribution_ndcg"].value < 0.9
     assert checks["attribution_ndcg"].violating_groups[0] == "C"
     assert checks["attribution_rank_correlation"].status == "violated"
+
+
+def test_a_feature_the_window_never_attributes_to_counts_as_zero():
+    # "a" led the baseline; a version that never reports it must not simply drop it from the ranking.
+    checks = drift(tally(500, {"approve": 300, "deny": 200}, {"b": 1.0, "c": 0.2}))
+    assert checks["attribution_ndcg"].status == "violated"
 
 
 def test_drift_and_psi_need_enough_records_disclosure_does_not():
