@@ -146,3 +146,8 @@ build-IntegrityFunction:
 
 # `sam build` runs this for the rollup function: the integrity job's zip (no models, numpy or shap).
 build-RollupFunction: build-IntegrityFunction
+
+# `sam build` runs this for the monitoring job: the integrity job's zip plus the bundled manifests
+# (the monitors are in them); no model files, numpy or shap.
+build-MonitoringFunction: build-IntegrityFunction
+	mkdir -p "$(ARTIFACTS_DIR)/models" && cd models && find . -name manifest.json -exec cp --parents {} "$(ARTIFACTS_DIR)/models/" \;

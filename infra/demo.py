@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import textwrap
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
 
+from functions.stores.record_store import personal_key
+from infra.drifted_model import MODEL_ID, write_drifted_model
 from infra.local_stack import LocalStack
+from infra.synthetic import refund_requests
 
 CONVERSATION: list[tuple[str, dict[str, Any]]] = [
     (
@@ -174,8 +180,59 @@ def _completed(http: requests.Session, api: str, auditor: dict[str, str], decisi
     return None
 
 
+BUNDLED_TRAFFIC = 200  # refund requests of the bundled synthetic traffic (seed 7: its age bands as trained)
+VERSION_2_TRAFFIC = 120  # the same kind of requests to refund-decision-v2 (infra/drifted_model.py)
+
+
+def _decide_all(http: requests.Session, api: str, chatbot: dict[str, str], model_id: str, bodies: list[Any]) -> bool:
+    for body in bodies:
+        response = http.post(f"{api}/v1/decisions/{model_id}", json=body, headers=chatbot, timeout=60)
+        if response.status_code != 200:
+            print(f"FAILED {model_id} {body['request_id']}: {response.status_code} {response.text}")
+            return False
+    return True
+
+
+def _show_monitor(stack: LocalStack, when: datetime) -> dict[str, dict[str, Any]]:
+    """Run the hourly monitoring job now (locally nothing fires on a schedule) and print its verdicts."""
+    run = {r["model_id"]: r for r in stack.run_scheduled("MonitoringFunction", when)["reports"]}
+    for model_id in ("refund-decision", MODEL_ID):
+        print(f"  {model_id}: {run[model_id]['status']}  (signed report {run[model_id]['report']})")
+        for line in run[model_id]["violations"]:
+            print(f"    violated: {line}")
+    return run
+
+
+def _monitoring(stack: LocalStack, http: requests.Session, chatbot: dict[str, str]) -> bool:
+    """The monitor on bundled traffic (age band trips, gender does not), then on a version that drifts."""
+    bodies = [
+        {"request_id": f"demo-monitor-{n}", "locale": "en", "inputs": r["inputs"], "segments": r["segments"]}
+        for n, r in enumerate(refund_requests(BUNDLED_TRAFFIC, seed=7))
+    ]
+    print(f"\n{BUNDLED_TRAFFIC} refund decisions of the bundled traffic, then the hourly monitor:")
+    if not _decide_all(http, stack.api_url, chatbot, "refund-decision", bodies):
+        return False
+    first = _show_monitor(stack, datetime.now(UTC))["refund-decision"]
+    print(f"\n{VERSION_2_TRAFFIC} of them to {MODEL_ID} (retrained without days since delivery), the next hour's run:")
+    if not _decide_all(http, stack.api_url, chatbot, MODEL_ID, bodies[:VERSION_2_TRAFFIC]):
+        return False
+    second = _show_monitor(stack, datetime.now(UTC) + timedelta(hours=1))[MODEL_ID]
+    age_only = any("age_band (65+)" in v for v in first["violations"]) and not any(
+        "gender" in v for v in first["violations"]
+    )
+    drifted = any(v.startswith("attribution_ndcg") for v in second["violations"])
+    print("  (GET /v1/monitoring/<model_id> or `candor audit monitor --model <model_id>` shows them)")
+    return age_only and drifted
+
+
 def main() -> int:
-    with LocalStack() as stack:
+    with tempfile.TemporaryDirectory(prefix="candor-demo-models-") as registry:
+        write_drifted_model(Path(registry))  # a second refund version, for the drift monitor
+        return _demo(registry)
+
+
+def _demo(registry: str) -> int:
+    with LocalStack(models=registry) as stack:
         print(f"Local stack up: API {stack.api_url}  ·  AWS (moto) {stack.aws_url}")
         chatbot = {"Authorization": f"Bearer {stack.tokens['chatbot']}"}
         http = requests.Session()
@@ -232,13 +289,16 @@ def main() -> int:
             print(
                 f"      envelope  s3://{bucket}/{key}  ({head['ContentLength']} bytes, {head['ServerSideEncryption']})"
             )
-            print(f"      personal  s3://{personal}/personal/{answer['decision_id']}.json  (erasable)")
-        first_personal = s3.get_object(Bucket=personal, Key=f"personal/{answers[0]['decision_id']}.json")
+            print(f"      personal  s3://{personal}/{personal_key(answer['decision_id'])}  (erasable)")
+        first_personal = s3.get_object(Bucket=personal, Key=personal_key(answers[0]["decision_id"]))
         stored_text = json.loads(first_personal["Body"].read())["inputs"]["text"]
         print(f"\nThe first message as stored, personal data redacted:\n  {stored_text}")
         count = dynamodb.scan(TableName=table, Select="COUNT")["Count"]  # a demo may count; the API never scans
         print(f"\n{count} records stored for {len(answers)} decisions (the replay added none).")
         if not same or count != len(answers):
+            return 1
+        if not _monitoring(stack, http, chatbot):
+            print("FAILED: the monitor did not flag the age band alone, then the drift")
             return 1
         print(
             "\nKeep a stack up with `make serve`, then: "

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,11 +36,13 @@ from infra import template as tpl
 from infra.function_logs import FunctionLogs, installed
 from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens
 from infra.instances import WorkerSettings
+from infra.invocation import running
+from infra.lambda_runtime import function_context
 from infra.local_aws import MotoEndpoint, local_name, provision, session_client, start_moto
 from infra.remote_models import ServedRegistry, served_registry
 from infra.s3_semantics import S3Semantics
 from infra.s3_semantics import installed as s3_semantics_installed
-from infra.sample_events import TICKET_ES, write_events
+from infra.sample_events import TICKET_ES, schedule_event, write_events
 from infra.sqs_event_source import SqsEventSource
 from infra.stream_event_source import StreamEventSource
 
@@ -222,6 +225,20 @@ class LocalStack:
             )
             stream_poller.start()
             self._pollers.append(stream_poller)
+
+    def run_scheduled(self, function: str, time: datetime | None = None) -> Any:
+        """Invoke a scheduled function now, as its hourly EventBridge rule would at `time` (default: now).
+
+        Locally nothing fires on a schedule: tests and the demo run the integrity and monitoring
+        jobs on demand, in this process, with the function's log and role (its AWS calls are its own).
+        """
+        spec = tpl.functions(tpl.load_template(self.template_path))[function]
+        handler = import_handler(self.handlers.get(function, spec.handler))
+        rule = f"candor-{function.removesuffix('Function').lower()}-hourly"
+        event = schedule_event(rule, time or datetime.now(UTC))
+        logs = self.gateway.logs.capture(function) if self.gateway and self.gateway.logs else contextlib.nullcontext()
+        with logs, running(function):
+            return handler(event, function_context(function, spec.memory_mb, spec.timeout_s))
 
     def remote_urls(self) -> list[str]:
         """The HTTPS endpoints of the remote models (none when `remote_models=False`)."""

@@ -16,7 +16,17 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from functions.api.app import build_app
 from functions.api.auth import security_schemes
-from functions.api.routes import audit, catalog, customer, decisions, privacy, report_page, review_pages, reviews
+from functions.api.routes import (
+    audit,
+    catalog,
+    customer,
+    decisions,
+    monitoring,
+    privacy,
+    report_page,
+    review_pages,
+    reviews,
+)
 
 COMMON = (
     "Candor wraps AI routing and decision calls: every answer carries a SHAP explanation, an AI-disclosure "
@@ -31,6 +41,7 @@ APIS: dict[str, tuple[str, tuple[Router, ...], str]] = {  # file: (title, router
             decisions.router,
             audit.router,
             report_page.router,
+            monitoring.router,
             privacy.router,
             reviews.router,
             review_pages.router,

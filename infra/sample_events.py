@@ -216,6 +216,12 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
             "query": {"model_id": "refund-decision"},
             "role": "auditor",
         },
+        "audit-monitoring": {
+            "method": "GET",
+            "path": "/v1/monitoring/refund-decision",
+            "query": {"from": "2026-08-02T00:00:00Z", "to": "2026-08-03T06:00:00Z", "limit": "24"},
+            "role": "auditor",
+        },
     }
     events: dict[str, dict[str, Any]] = {}
     for name, spec in specs.items():
@@ -232,6 +238,7 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
         )
     events["explanation-job.json"] = _explanation_job()
     events["integrity-schedule.json"] = _integrity_schedule()
+    events["monitoring-schedule.json"] = schedule_event("candor-monitoring-hourly", _EVENT_TIME)
     events["records-stream.json"] = _records_stream()
     return events
 
@@ -284,19 +291,24 @@ def _explanation_job() -> dict[str, Any]:
     return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:candor-explanations")
 
 
-def _integrity_schedule() -> dict[str, Any]:
-    """What the integrity job's hourly EventBridge rule sends it."""
+def schedule_event(rule: str, time: datetime) -> dict[str, Any]:
+    """What an hourly EventBridge rule sends its function at `time`."""
     return {
         "version": "0",
         "id": "5a7e5b2c-0000-4000-8000-000000000000",
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": "123456789012",
-        "time": _EVENT_TIME.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:123456789012:rule/candor-integrity-hourly"],
+        "resources": [f"arn:aws:events:{REGION}:123456789012:rule/{rule}"],
         "detail": {},
     }
+
+
+def _integrity_schedule() -> dict[str, Any]:
+    """What the integrity job's hourly EventBridge rule sends it."""
+    return schedule_event("candor-integrity-hourly", _EVENT_TIME)
 
 
 def _render(event: Mapping[str, Any]) -> str:

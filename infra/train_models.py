@@ -329,6 +329,30 @@ def approval_rates_by_age(booster: lgb.Booster, requests: Sequence[dict[str, Any
     return {band: float((scores[bands == band] >= 0.5).mean()) for band in synthetic.AGE_BANDS}
 
 
+def refund_monitor(booster: lgb.Booster, test: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest's `monitor`: the held-out set as the validation baseline, both segments watched.
+
+    Mean |TreeSHAP| per feature (LightGBM's `pred_contrib`, what `tree_shap` records) and the
+    outcome counts at the decision threshold, over the held-out rows.
+    """
+    x_test = encode_refund_inputs([r["inputs"] for r in test])
+    contributions = np.asarray(booster.predict(x_test, pred_contrib=True, num_threads=1))[:, :-1]  # last: bias
+    approved = int((predict_approval(booster, [r["inputs"] for r in test]) >= 0.5).sum())
+    means = dict(zip(synthetic.REFUND_FEATURES, np.abs(contributions).mean(axis=0), strict=True))
+    return {
+        "window_hours": 24,
+        "baseline": {
+            "validation": {
+                "records": len(test),
+                "outcomes": {"approve": approved, "deny": len(test) - approved},
+                "mean_abs_attributions": {n: round(float(m), 6) for n, m in means.items()},
+            }
+        },
+        "protected_attributes": ["age_band", "gender"],
+        "thresholds": {"min_group_size": 30, "min_impact_ratio": 0.8, "min_attribution_ndcg": 0.9},
+    }
+
+
 def train_refund_decision(out: Path) -> dict[str, Any]:
     """Train and write `refund-decision`; return its training summary."""
     directory = out / "refund-decision"
@@ -409,6 +433,7 @@ def train_refund_decision(out: Path) -> dict[str, Any]:
         "output_units": "log_odds",
         "retention_class": "consequential",
         "training": training,
+        "monitor": refund_monitor(booster, test),
     }
     _write_manifest(directory, manifest)
     return {**training, "approval_rate_by_age": rates}

@@ -10,6 +10,7 @@ from functions.domain.seal import subject_hash
 from functions.schemas.settings import audit_settings
 from functions.stores import aws_clients
 from functions.stores.appeal_store import AwsAppealStore
+from functions.stores.monitoring_store import AwsMonitoringStore
 from functions.stores.record_index import RecordIndex
 from functions.stores.record_store import AwsErasureStore, AwsRecordStore
 
@@ -28,6 +29,11 @@ def record_store() -> AwsRecordStore:
 def appeal_store() -> AwsAppealStore | None:
     table = audit_settings().appeals_table
     return AwsAppealStore(table=table, dynamodb=aws_clients.dynamodb()) if table else None
+
+
+@per_container
+def monitoring_store() -> AwsMonitoringStore:
+    return AwsMonitoringStore.from_settings(audit_settings(), aws_clients.s3(), aws_clients.kms())
 
 
 @per_container

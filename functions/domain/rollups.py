@@ -98,6 +98,7 @@ def _attribution_increments(attributions: Mapping[str, Any]) -> dict[str, Decima
     sums: dict[str, Decimal] = {}
     for feature, value in attributions.items():
         number = Decimal(str(value)).quantize(ATTRIBUTION_PLACES)
+        number = number if number else Decimal(0)  # not 0E-9: a feature the model ignores is attributed exactly 0
         sums[ABS_ATTRIBUTION + feature] = abs(number)
         sums[ATTRIBUTION + feature] = number
     return sums
@@ -107,7 +108,7 @@ def _model_keys(model_id: str, moment: str) -> list[RollupKey]:
     return [RollupKey(partition_key(model_id, p), sort_key(p)) for p in periods(moment).values()]
 
 
-def _is_label(*texts: str) -> bool:
+def is_label(*texts: str) -> bool:
     """A group label fit to keep for good: nothing in it that redaction would take out."""
     return not any(any(redact(text).counts.values()) for text in texts)
 
@@ -125,7 +126,7 @@ def decision_contribution(item: Mapping[str, Any], intersections: Sequence[tuple
             contribution.add(key, NOTICES, 1)
         for name, amount in _attribution_increments(item.get("attributions") or {}).items():
             contribution.add(key, name, amount)
-    segments = {str(a): str(v) for a, v in (item.get("segments") or {}).items() if _is_label(str(a), str(v))}
+    segments = {str(a): str(v) for a, v in (item.get("segments") or {}).items() if is_label(str(a), str(v))}
     dimensions: list[tuple[str, ...]] = [(a,) for a in sorted(segments)]
     dimensions += [pair for pair in intersections if all(a in segments for a in pair)]
     for attributes in dimensions:

@@ -6,12 +6,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.app import build_app, limit_body_size
-from functions.api.routes import audit, report_page
+from functions.api.routes import audit, monitoring, report_page
 from functions.tracing import handler_tracer
 
 logger = Logger()
 tracer = handler_tracer()
-app = build_app(audit.router, report_page.router)
+app = build_app(audit.router, report_page.router, monitoring.router)
 
 
 @limit_body_size

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from functions.schemas.monitor import MonitorSpec
+
 Locale = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1 language code")]
 DisplayNames = Annotated[
     dict[Locale, str],
@@ -359,6 +361,9 @@ class ModelManifest(_Strict):
     training: dict[str, float | int | str] | None = Field(
         default=None, description="How the artifact was made: data seed, row counts, held-out metrics."
     )
+    monitor: MonitorSpec | None = Field(
+        default=None, description="What the hourly monitoring job checks, against which baseline (docs/auditors.md)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelManifest:
@@ -393,6 +398,8 @@ class ModelManifest(_Strict):
             _check_remote_shapes(self.adapter, self.is_text)
         if self.review_policy is not None and self.kind != "decision":
             raise ValueError("review_policy: only decision models refer decisions to a person")
+        if self.monitor is not None:
+            _check_monitor(self.monitor, self.kind, set(names))
         if self.explainer.timing == "deferred" and not self.is_remote:
             raise ValueError("explainer.timing: deferred is for remote models, which a worker can call again")
         return self
@@ -416,3 +423,12 @@ class ModelManifest(_Strict):
 
     def label(self, name: str) -> Label:
         return next(label for label in self.labels if label.name == name)
+
+
+def _check_monitor(monitor: MonitorSpec, kind: str, features: set[str]) -> None:
+    if monitor.protected_attributes and kind != "decision":
+        raise ValueError("monitor.protected_attributes: fairness is monitored for decision models only")
+    validation = monitor.baseline.validation
+    if validation is not None and not set(validation.mean_abs_attributions) <= features:
+        unknown = sorted(set(validation.mean_abs_attributions) - features)
+        raise ValueError(f"monitor.baseline.validation: unknown features {unknown}")

@@ -10,6 +10,7 @@ environment, instance role); against the local stack, a bearer token is sent ins
     candor audit export --model refund-decision --from 2026-11-01 --format csv > november.csv
     candor audit report --model refund-decision --attribute age_band --attribute gender \\
         --from 2026-11-01 --to 2026-11-30 --out report.html
+    candor audit monitor --model refund-decision       # latest monitoring status and the last 7 days' runs
 """
 
 from __future__ import annotations
@@ -106,6 +107,20 @@ def _report(api: Api, args: argparse.Namespace) -> None:
     print(f"report written to {args.out} ({len(response.content):,} bytes)", file=sys.stderr)
 
 
+def _monitor(api: Api, args: argparse.Namespace) -> None:
+    """The model's monitoring status as JSON on stdout; its verdict and violations, one a line, on stderr."""
+    params = {"limit": args.limit, "cursor": args.cursor, **_window(args)}
+    status = api.call("GET", f"/v1/monitoring/{args.model}", params)
+    _print(status)
+    latest = status["latest"]
+    if latest is None:
+        print(f"{args.model}: no monitoring report yet", file=sys.stderr)
+        return
+    print(f"{args.model}: {latest['status']} at {latest['evaluated_at']}", file=sys.stderr)
+    for line in latest["violations"]:
+        print(f"  {line}", file=sys.stderr)
+
+
 def add_parser(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `candor audit` and its commands on the top-level parser's subcommands."""
     audit = areas.add_parser("audit", help="query, report on, verify, export and erase records")
@@ -164,6 +179,11 @@ def add_parser(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     command("verify", "check records against the signed integrity digests")
 
+    monitor = command("monitor", "a model's monitor: the latest signed report and the runs of the window")
+    monitor.add_argument("--model", required=True)
+    monitor.add_argument("--limit", type=int, default=24, help="runs per page (newest first)")
+    monitor.add_argument("--cursor", help="next_cursor of the previous page")
+
     erase = command("erase", "erase a subject's personal data (privacy role)", window=False)
     erase.add_argument("subject_id")
 
@@ -192,6 +212,8 @@ def run(args: argparse.Namespace) -> int:
             _report(api, args)
         case "verify":
             _print(_verify(api, args))
+        case "monitor":
+            _monitor(api, args)
         case "erase":
             _print(api.call("DELETE", f"/v1/subjects/{args.subject_id}"))
     return 0

@@ -10,6 +10,7 @@ import boto3
 import pytest
 import requests
 
+from infra.drifted_model import write_drifted_model
 from infra.local_stack import LocalStack
 from tests.support import fresh_container
 
@@ -44,9 +45,12 @@ class Client:
 
 
 @pytest.fixture(scope="package")
-def api() -> Iterator[Client]:
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
     fresh_container()
-    with LocalStack() as stack:
+    # One more registry: refund-decision-v2, whose attributions drift from version 1's baseline (test_monitoring).
+    registry = tmp_path_factory.mktemp("registry")
+    write_drifted_model(registry)
+    with LocalStack(models=str(registry)) as stack:
         yield Client(stack, requests.Session())
     fresh_container()
 

@@ -22,6 +22,7 @@ def test_models_lists_both_bundled_models_for_any_role(api, role):
         "refund-remote",
         "refund-deferred",
         "router-remote",
+        "refund-decision-v2",
     }
     assert models["ticket-router"]["kind"] == "routing"
     assert models["ticket-router"]["explanation_method"] == "linear_shap"

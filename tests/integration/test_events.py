@@ -46,6 +46,7 @@ EXPECTED = {
     "reviewer-queue-page.json": ("reviews", 200),
     "reviewer-case-page.json": ("reviews", 404),
     "reviewer-case-form.json": ("reviews", 404),
+    "audit-monitoring.json": ("audit", 200),
 }
 
 
@@ -54,6 +55,7 @@ def test_every_event_file_is_covered():
         *EXPECTED,
         "explanation-job.json",
         "integrity-schedule.json",
+        "monitoring-schedule.json",
         "records-stream.json",
     }
 
@@ -122,3 +124,44 @@ def test_the_records_stream_event_through_the_rollup_function(aws_env):
         },
     )["Item"]
     assert item["n"] == {"N": "1"} and item["o:approve"] == {"N": "1"}
+
+
+def test_the_monitoring_schedule_event_through_the_monitoring_function(aws_env):
+    """The hourly run at the event's time: the refund model's monitor, over a window with no record yet."""
+    from functions.handlers.monitoring import lambda_handler
+
+    event = json.loads((EVENTS / "monitoring-schedule.json").read_text())
+    with running("MonitoringFunction"):
+        response = lambda_handler(event, lambda_context("MonitoringFunction", timeout_s=300))
+        again = lambda_handler(event, lambda_context("MonitoringFunction", timeout_s=300))
+    (report,) = response["reports"]
+    assert report["model_id"] == "refund-decision"
+    assert (report["status"], report["violations"]) == ("not_enough_data", [])
+    assert report["report"] == "monitoring/refund-decision/2026/08/03/0900.json"
+    assert again["reports"] == response["reports"]  # a redelivered event: the same report, written once
+    stored = boto3.client("s3").get_object(Bucket=aws_env["CANDOR_ARCHIVE_BUCKET"], Key=report["report"])
+    assert json.loads(stored["Body"].read())["report"]["previous_report_sha256"] is None
+
+
+def test_monitoring_reports_chain_and_a_rewritten_one_fails_its_signature(aws_env):
+    from functions.handlers.monitoring import lambda_handler
+    from functions.monitoring_service import monitoring_service
+
+    event = json.loads((EVENTS / "monitoring-schedule.json").read_text())
+    with running("MonitoringFunction"):
+        first = lambda_handler(event, lambda_context("MonitoringFunction", timeout_s=300))["reports"][0]
+        later = {**event, "time": event["time"].replace("T09:", "T10:")}
+        second = lambda_handler(later, lambda_context("MonitoringFunction", timeout_s=300))["reports"][0]
+        store = monitoring_service().store
+        older, newer = store.get(first["report"]), store.get(second["report"])
+    assert older is not None and newer is not None and newer.report is not None
+    assert newer.report.previous_report_sha256 == older.sha256
+    assert older.signature_valid and newer.signature_valid
+
+    s3, bucket = boto3.client("s3"), aws_env["CANDOR_ARCHIVE_BUCKET"]
+    stored = json.loads(s3.get_object(Bucket=bucket, Key=first["report"])["Body"].read())
+    stored["report"]["status"] = "ok"  # a violation rewritten away (a new version of the object)
+    s3.put_object(Bucket=bucket, Key=first["report"], Body=json.dumps(stored).encode())
+    with running("AuditFunction"):
+        rewritten = store.get(first["report"])
+    assert rewritten is not None and not rewritten.signature_valid

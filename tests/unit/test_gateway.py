@@ -327,6 +327,7 @@ def test_every_route_has_a_sample_event() -> None:
     assert set(sample_events()) - set(events) == {
         "explanation-job.json",
         "integrity-schedule.json",
+        "monitoring-schedule.json",
         "records-stream.json",
     }
     covered = {(e["httpMethod"], e["resource"]) for e in events.values()}

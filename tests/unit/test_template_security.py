@@ -296,7 +296,7 @@ def test_no_one_can_delete_or_disable_the_keys_records_depend_on(cfn: dict[str, 
 
 def test_resource_policies_allow_only_named_services(cfn: dict[str, Any]) -> None:
     policies = {**_of_type(cfn, "AWS::S3::BucketPolicy"), **_of_type(cfn, "AWS::SQS::QueuePolicy")}
-    assert len(policies) == 6
+    assert len(policies) == 7  # the monitoring job's failure queue has one too
     for name, policy in policies.items():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement["Effect"] == "Deny":
@@ -396,6 +396,7 @@ def test_functions_are_traced_bounded_and_encrypted(cfn: dict[str, Any]) -> None
         assert props["KmsKeyArn"] == {"Fn::GetAtt": ["OperationsKey", "Arn"]}, name
         assert props["Runtime" if "Runtime" in props else "PackageType"] in {"python3.11", "Image"}, name
     assert functions["IntegrityFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
+    assert functions["MonitoringFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1  # one chain
 
 
 def test_every_log_group_expires_and_is_encrypted(cfn: dict[str, Any]) -> None:
@@ -410,16 +411,17 @@ def test_every_log_group_expires_and_is_encrypted(cfn: dict[str, Any]) -> None:
         assert _key({"Fn::Sub": f"API-Gateway-Execution-Logs_${{{api}}}/prod"}) in named, api
 
 
-def test_failed_integrity_runs_land_in_a_queue(cfn: dict[str, Any]) -> None:
-    queue = {"Fn::GetAtt": ["IntegrityFailureQueue", "Arn"]}
-    (config,) = _of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
-    assert config["Properties"]["FunctionName"] == {"Ref": "IntegrityFunction"}
+@pytest.mark.parametrize("job", ["Integrity", "Monitoring"])
+def test_failed_scheduled_runs_land_in_a_queue(cfn: dict[str, Any], job: str) -> None:
+    queue = {"Fn::GetAtt": [f"{job}FailureQueue", "Arn"]}
+    configs = _of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
+    (config,) = [c for c in configs if c["Properties"]["FunctionName"] == {"Ref": f"{job}Function"}]
     assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == queue
-    (rule,) = _of_type(cfn, "AWS::Events::Rule").values()
-    (target,) = rule["Properties"]["Targets"]
+    rules = _of_type(cfn, "AWS::Events::Rule")
+    (target,) = rules[f"{job}FunctionHourly"]["Properties"]["Targets"]
     assert target["DeadLetterConfig"] == {"Arn": queue}
-    assert ("sqs:SendMessage", _key(queue)) in _grants(cfn, "IntegrityFunctionRole")
-    assert cfn["Resources"]["IntegrityFailureQueue"]["Properties"]["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
+    assert ("sqs:SendMessage", _key(queue)) in _grants(cfn, f"{job}FunctionRole")
+    assert cfn["Resources"][f"{job}FailureQueue"]["Properties"]["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
 
 
 def test_bucket_listings_are_few_and_scoped_to_their_prefixes(cfn: dict[str, Any]) -> None:
@@ -444,7 +446,8 @@ def test_bucket_listings_are_few_and_scoped_to_their_prefixes(cfn: dict[str, Any
     assert listings == {
         "IntegrityFunctionRole": (archive, {"digests/*"}),  # the newest digest, where the chain goes on
         # undigested windows, deleted envelopes and sealed reviews
-        "AuditFunctionRole": (archive, {"digests/*", "records/*", "reviews/*"}),
+        "AuditFunctionRole": (archive, {"digests/*", "records/*", "reviews/*", "monitoring/*"}),  # + model reports
+        "MonitoringFunctionRole": (archive, {"monitoring/*"}),  # the newest report, where its chain goes on
         # The functions that read models list the deploy-time model folders (the registry finds them so).
         "ModelsBucketReadPolicy": (
             {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ModelsBucket}"},

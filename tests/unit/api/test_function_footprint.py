@@ -62,3 +62,11 @@ def test_jinja2_ships_in_the_small_zip_but_loads_only_when_a_page_is_rendered():
         assert not imported_after(handler) & {"jinja2", "markupsafe"}
     assert "babel" not in imported_after("functions.handlers.audit")  # the report page formats lazily too
     assert "jinja2" not in imported_after("functions.handlers.integrity")
+
+
+def test_monitoring_job_imports_no_numpy_shap_model_library_babel_or_jinja2():
+    # It ships as the integrity job's small zip plus the manifests (make build-MonitoringFunction).
+    imported = imported_after("functions.handlers.monitoring")
+    assert not imported & {"numpy", "shap", "lightgbm", "sklearn", "explainers", "babel", "jinja2"}
+    assert "\nbuild-MonitoringFunction: build-IntegrityFunction\n" in MAKEFILE
+    assert "manifest.json" in _recipe("build-MonitoringFunction")

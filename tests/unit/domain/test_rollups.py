@@ -208,3 +208,12 @@ def test_a_segment_holding_personal_data_is_not_rolled_up_for_good(segments):
     assert not any("example.org" in text or "7946" in text for k in contribution.increments for text in (k.pk, k.sk))
     assert '["m","D","age_band"]' in kept and '["m","D","age_band","gender"]' in kept  # the categories still count
     assert len({k for k in kept if '"D"' in k}) == 4  # the model, age band, gender and the pair: not the third
+
+
+def test_a_zero_attribution_is_a_plain_zero_not_an_exponent():
+    # A feature the model never splits on is attributed exactly 0; DynamoDB numbers are sent as text.
+    contribution = decision_contribution(item(attributions={"x": 0.0, "y": -0.0, "z": 1e-12}), [])
+    for increments in contribution.increments.values():
+        for name, value in increments.items():
+            if name.startswith(("abs:", "sum:")):
+                assert "E" not in str(value).upper(), (name, value)
