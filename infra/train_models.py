@@ -36,6 +36,7 @@ from threadpoolctl import threadpool_limits
 from explainers.text import TOKENIZER_SPEC, BagOfWords, tokenize
 from functions.schemas.manifest import ModelManifest
 from infra import synthetic
+from infra.training.sklearn_models import train_sklearn_models
 
 TICKET_SEED = 7
 TICKET_ROWS = 8000
@@ -410,9 +411,11 @@ def train_refund_decision(out: Path) -> dict[str, Any]:
 
 
 def train_all(out: Path) -> dict[str, dict[str, Any]]:
-    """Train both bundled models into `out`; return their training summaries."""
+    """Train the bundled models into `out`; return their training summaries."""
     out.mkdir(parents=True, exist_ok=True)
-    return {"ticket-router": train_ticket_router(out), "refund-decision": train_refund_decision(out)}
+    summaries = {"ticket-router": train_ticket_router(out), "refund-decision": train_refund_decision(out)}
+    refund = json.loads((out / "refund-decision" / "manifest.json").read_text(encoding="utf-8"))
+    return {**summaries, **train_sklearn_models(out, refund, _write_json)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -434,7 +437,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for band, rate in refund["approval_rate_by_age"].items():
         print(f"  age {band:>5}: approval rate {rate:.3f}")
     print(f"  65+ / most-approved band: {refund['fairness_check_age_65_plus_ratio']:.3f} (four-fifths rule: 0.8)")
-    print(f"wrote {args.out}/ticket-router and {args.out}/refund-decision")
+    for model_id in set(summary) - {"ticket-router", "refund-decision"}:
+        print(f"{model_id}: held-out accuracy {summary[model_id]['held_out_accuracy']:.4f}")
+    print(f"wrote {', '.join(sorted(summary))} under {args.out}/")
     return 0
 
 
