@@ -29,6 +29,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from importlib.util import find_spec
 from typing import Any
 
 import numpy as np
@@ -337,6 +338,12 @@ def load_skops_runtime(
     manifest: ModelManifest, artifact: bytes, background: list[Mapping[str, FeatureValue]] | None
 ) -> SkopsRuntime:
     """The runtime of a `sklearn_skops` manifest, its artifact's bytes already checked against their hash."""
+    missing = [name for name in ("skops", "sklearn", "shap") if find_spec(name) is None]
+    if missing:  # the exact image carries none of them: say which image does, not a bare ImportError
+        raise ManifestError(
+            f"model {manifest.id}: sklearn_skops models need {', '.join(missing)}, which this image does not carry;"
+            " serve it from the black-box image (infra/decisions.Dockerfile, extras black-box and sklearn)"
+        )
     model = load_skops(artifact, manifest.id)
     tree = manifest.explainer.method == "tree_shap"
     if tree:

@@ -14,7 +14,10 @@ def test_models_lists_both_bundled_models_for_any_role(api, role):
     response = api.call("GET", "/v1/models", role=role)
     assert response.status_code == 200
     models = {m["id"]: m for m in response.json()["models"]}
-    assert set(models) == {"refund-decision", "ticket-router", "refund-remote", "refund-deferred", "router-remote"}
+    assert set(models) == {"refund-decision", "ticket-router", "refund-remote", "refund-deferred", "router-remote"} | {
+        "refund-sklearn",
+        "refund-sklearn-linear",
+    }
     assert models["ticket-router"]["kind"] == "routing"
     assert models["ticket-router"]["explanation_method"] == "linear_shap"
     assert models["refund-decision"]["favourable_outcome"] == "approve"
