@@ -206,6 +206,7 @@ def _explanations(
 ) -> None:
     from functions.adapters.in_process import LinearTextRuntime, TabularTreeRuntime
     from functions.adapters.loader import load_model
+    from functions.adapters.skops_model import SkopsRuntime
 
     assert manifest.artifact is not None  # in_process: the schema requires it
     artifact = folder / manifest.artifact.path
@@ -225,6 +226,8 @@ def _explanations(
         if not inputs:
             report.problems.append(f"{folder / 'manifest.json'}: background: no rows to explain; the check needs some")
         unit = "rows"
+    elif isinstance(runtime, SkopsRuntime):
+        inputs, unit = background[:rows], "rows"
     else:
         assert isinstance(runtime, LinearTextRuntime)
         inputs = _messages(manifest, runtime.vocabulary, background, rows)
@@ -295,7 +298,12 @@ def _reference(runtime: Any, inputs: list[Any]) -> tuple[Any, Any]:
     from explainers.kernel import KernelShap
     from explainers.permutation import PermutationShap
     from functions.adapters.in_process import TabularTreeRuntime
+    from functions.adapters.skops_model import SkopsRuntime
 
+    if isinstance(runtime, SkopsRuntime):  # shap on the pipeline's columns, summed per feature by column name
+        from explainers.reference_sklearn import pipeline_shap
+
+        return pipeline_shap(runtime.model, runtime.manifest, inputs, runtime.background or [])
     if not isinstance(runtime, TabularTreeRuntime):  # linear over word counts, against the empty message
         counts = runtime.vectorizer.transform(str(row[runtime.manifest.features[0].name]) for row in inputs)
         return reference.linear_shap(runtime.coef, runtime.intercept, np.zeros((1, counts.shape[1])), counts)

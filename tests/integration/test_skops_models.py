@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import shap
 import skops.io
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
@@ -26,6 +25,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from explainers.reference_sklearn import pipeline_shap
 from functions.adapters.in_process import load_runtime
 from functions.adapters.skops_model import SkopsRuntime, model_row
 from functions.domain.errors import ManifestError
@@ -41,29 +41,10 @@ TOL = 1e-6
 SKLEARN_MODELS = sorted(sklearn_models.MODELS)
 
 
-def shap_per_feature(runtime: SkopsRuntime, inputs: list[dict[str, Any]]) -> tuple[np.ndarray, float]:
-    """shap's own explainer of the pipeline's final estimator on its encoded columns, whose attributions are
-    summed per original feature by their output names (`categories__payment_method_card` -> payment_method).
-    Binary log-odds are the second class's: 'deny' sorts after 'approve', so P(approve)'s log-odds are -1x."""
-    manifest, preprocess, estimator = runtime.manifest, runtime.model[:-1], runtime.model[-1]
-    names = [f.name for f in manifest.features]
-    frame = lambda rows: pd.DataFrame([model_row(manifest, r) for r in rows], columns=names)  # noqa: E731
-    encoded = preprocess.transform(frame(inputs))
-    if manifest.explainer.method == "tree_shap":
-        explainer = shap.TreeExplainer(estimator)
-    else:
-        background = preprocess.transform(frame(runtime.background or []))
-        explainer = shap.LinearExplainer(estimator, background)
-    values, base = np.asarray(explainer.shap_values(encoded)), float(np.atleast_1d(explainer.expected_value)[0])
-    owner = [
-        next(i for i, name in enumerate(names) if column.split("__", 1)[1].startswith(name))
-        for column in preprocess.get_feature_names_out()
-    ]
-    sign = -1.0 if list(estimator.classes_) == ["approve", "deny"] else 1.0
-    grouped = np.zeros((len(inputs), len(names)))
-    for column, feature in enumerate(owner):
-        grouped[:, feature] += sign * values[:, column]
-    return grouped, sign * base
+def shap_per_feature(runtime: SkopsRuntime, inputs: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """shap's own attributions of P(approve)'s output per original feature, and its base value."""
+    values, base = pipeline_shap(runtime.model, runtime.manifest, inputs, runtime.background or [])
+    return values[:, :, 1], base[1]  # labels: deny, approve
 
 
 @pytest.fixture(scope="module")
@@ -127,16 +108,7 @@ def test_each_tree_ensemble_is_explained_exactly_per_feature(tmp_path, estimator
     runtime = write_model(tmp_path, fitted(estimator, encoder), method="tree_shap", units=units).runtime("custom")
     assert isinstance(runtime, SkopsRuntime)
     requests = [r["inputs"] for r in refund_requests(10, seed=98)]
-    if units == "probability":  # forests explain P(label) itself: shap gives one column per class
-        encoded = runtime.model[:-1].transform(runtime._frame(requests))
-        explainer = shap.TreeExplainer(runtime.model[-1])
-        k = list(runtime.model.classes_).index("approve")
-        values = np.asarray(explainer.shap_values(encoded))[:, :, k]
-        owner = runtime._groups  # checked on the one-hot models against shap's column names below
-        expected = np.stack([np.bincount(owner, weights=v, minlength=12) for v in values])
-        base = float(explainer.expected_value[k])
-    else:
-        expected, base = shap_per_feature(runtime, requests)
+    expected, base = shap_per_feature(runtime, requests)
     for inputs, row in zip(requests, expected, strict=True):
         _, run = predict_and_explain(runtime, inputs)
         np.testing.assert_allclose(run.attribution.values, row, rtol=0, atol=TOL)
@@ -203,3 +175,12 @@ def test_retraining_writes_the_bundled_files(tmp_path):
         if model_id == "refund-sklearn":
             assert fresh.artifact == bundled.artifact
         assert fresh.training == pytest.approx(bundled.training, abs=1e-3)
+
+
+def test_candor_models_check_passes_the_bundled_pipelines_and_compares_them_with_shap(capsys):
+    from infra.cli import main
+
+    assert main(["models", "check", *(str(BUNDLED_MODELS / m) for m in SKLEARN_MODELS)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("ok   refund-sklearn 1.0.0  tree_shap  5 rows  additivity ")
+    assert lines[1].startswith("ok   refund-sklearn-linear 1.0.0  linear_shap  5 rows  additivity ")
