@@ -301,7 +301,7 @@ def _reference(runtime: Any, inputs: list[Any]) -> tuple[Any, Any]:
     from functions.adapters.skops_model import SkopsRuntime
 
     if isinstance(runtime, SkopsRuntime):  # shap on the pipeline's columns, summed per feature by column name
-        from explainers.reference_sklearn import pipeline_shap
+        from infra.cli.skops_reference import pipeline_shap
 
         return pipeline_shap(runtime.model, runtime.manifest, inputs, runtime.background or [])
     if not isinstance(runtime, TabularTreeRuntime):  # linear over word counts, against the empty message

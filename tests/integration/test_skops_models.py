@@ -25,13 +25,13 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from explainers.reference_sklearn import pipeline_shap
 from functions.adapters.in_process import load_runtime
 from functions.adapters.skops_model import SkopsRuntime, model_row
 from functions.domain.errors import ManifestError
 from functions.schemas.manifest import ModelManifest
 from functions.schemas.settings import BUNDLED_MODELS
 from functions.stores.model_registry import FolderSource, ModelRegistry
+from infra.cli.skops_reference import pipeline_shap
 from infra.synthetic import refund_requests
 from infra.training import sklearn_models
 from infra.training.sklearn_models import canonical_skops
