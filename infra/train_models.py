@@ -36,6 +36,7 @@ from threadpoolctl import threadpool_limits
 from explainers.text import TOKENIZER_SPEC, BagOfWords, tokenize
 from functions.schemas.manifest import ModelManifest
 from infra import synthetic
+from infra.training.onnx_models import train_onnx_models
 from infra.training.sklearn_models import train_sklearn_models
 
 TICKET_SEED = 7
@@ -415,7 +416,8 @@ def train_all(out: Path) -> dict[str, dict[str, Any]]:
     out.mkdir(parents=True, exist_ok=True)
     summaries = {"ticket-router": train_ticket_router(out), "refund-decision": train_refund_decision(out)}
     refund = json.loads((out / "refund-decision" / "manifest.json").read_text(encoding="utf-8"))
-    return {**summaries, **train_sklearn_models(out, refund, _write_json)}
+    summaries |= train_sklearn_models(out, refund, _write_json)
+    return summaries | train_onnx_models(out, refund, encode_refund_inputs, _write_json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

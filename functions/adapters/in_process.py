@@ -184,6 +184,10 @@ def load_runtime(manifest: ModelManifest, read: ReadFile) -> ModelRuntime:
         from functions.adapters.skops_model import load_skops_runtime  # only skops models import skops
 
         return load_skops_runtime(manifest, artifact, (background or {}).get("rows"))
+    if manifest.adapter.format == "onnx":
+        from functions.adapters.onnx_model import load_onnx_runtime  # only onnx models import onnxruntime
+
+        return load_onnx_runtime(manifest, artifact, (background or {}).get("rows"))
     if manifest.adapter.format == "lightgbm_text":
         import lightgbm  # only the tree models pay for this import
 

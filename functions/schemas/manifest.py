@@ -81,14 +81,16 @@ METHODS_BY_FORMAT = {
     "lightgbm_text": ("tree_shap", "permutation_shap", "kernel_shap"),
     "linear_text_json": ("linear_shap",),
     "sklearn_skops": ("tree_shap", "linear_shap"),  # functions/adapters/skops_model.py: which one, by estimator
+    "onnx": ("tree_shap", "permutation_shap", "kernel_shap"),  # tree ensembles exact; other graphs as black boxes
 }
 
 
 class InProcessAdapter(_Strict):
     type: Literal["in_process"] = "in_process"
-    format: Literal["lightgbm_text", "linear_text_json", "sklearn_skops"] = Field(
-        description="Artifact format: LightGBM's text model, Candor's JSON for linear models over text, or a"
-        " scikit-learn classifier or pipeline saved with skops (loaded against an allow-list of types, never pickle)."
+    format: Literal["lightgbm_text", "linear_text_json", "sklearn_skops", "onnx"] = Field(
+        description="Artifact format: LightGBM's text model, Candor's JSON for linear models over text, a"
+        " scikit-learn classifier or pipeline saved with skops (loaded against an allow-list of types, never pickle),"
+        " or an ONNX graph run by onnxruntime."
     )
 
 

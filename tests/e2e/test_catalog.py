@@ -17,6 +17,8 @@ def test_models_lists_both_bundled_models_for_any_role(api, role):
     assert set(models) == {"refund-decision", "ticket-router", "refund-remote", "refund-deferred", "router-remote"} | {
         "refund-sklearn",
         "refund-sklearn-linear",
+        "refund-onnx",
+        "refund-onnx-mlp",
     }
     assert models["ticket-router"]["kind"] == "routing"
     assert models["ticket-router"]["explanation_method"] == "linear_shap"
