@@ -311,6 +311,12 @@ def load_onnx_runtime(
             " graphs with permutation_shap or kernel_shap",
             field="explainer.method",
         )
+    if tree_nodes[0].op_type != "TreeEnsembleClassifier":  # a decision needs label probabilities
+        raise ManifestError(
+            f"model {manifest.id}: a TreeEnsembleRegressor answers a score, not label probabilities; convert the"
+            " classifier, or explain the graph as a black box",
+            field="artifact",
+        )
     try:
         ensemble = read_trees(tree_nodes[0], len(manifest.features))
     except (ValueError, KeyError) as error:

@@ -204,8 +204,10 @@ def _ca_bundle(folder: Path, manifest: ModelManifest, report: Report) -> bool:
 def _explanations(
     folder: Path, manifest: ModelManifest, background: list[dict[str, Any]], rows: int, report: Report, label: str
 ) -> None:
+    from functions.adapters.black_box import BlackBoxRuntime
     from functions.adapters.in_process import LinearTextRuntime, TabularTreeRuntime
     from functions.adapters.loader import load_model
+    from functions.adapters.onnx_model import OnnxTreeRuntime
     from functions.adapters.skops_model import SkopsRuntime
 
     assert manifest.artifact is not None  # in_process: the schema requires it
@@ -226,8 +228,11 @@ def _explanations(
         if not inputs:
             report.problems.append(f"{folder / 'manifest.json'}: background: no rows to explain; the check needs some")
         unit = "rows"
-    elif isinstance(runtime, SkopsRuntime):
+    elif isinstance(runtime, SkopsRuntime | OnnxTreeRuntime):
         inputs, unit = background[:rows], "rows"
+    elif isinstance(runtime, BlackBoxRuntime):  # an ONNX graph without trees: sampled, nothing exact to compare
+        report.summary = f"{label}  in-process black box: loaded (sampled explanations are not compared)"
+        return
     else:
         assert isinstance(runtime, LinearTextRuntime)
         inputs = _messages(manifest, runtime.vocabulary, background, rows)
@@ -304,6 +309,12 @@ def _reference(runtime: Any, inputs: list[Any]) -> tuple[Any, Any]:
         from infra.cli.skops_reference import pipeline_shap
 
         return pipeline_shap(runtime.model, runtime.manifest, inputs, runtime.background or [])
+    from functions.adapters.onnx_model import OnnxTreeRuntime
+
+    if isinstance(runtime, OnnxTreeRuntime):  # every coalition against every background row, by brute force
+        from infra.cli.onnx_reference import exact_interventional
+
+        return exact_interventional(runtime, inputs)
     if not isinstance(runtime, TabularTreeRuntime):  # linear over word counts, against the empty message
         counts = runtime.vectorizer.transform(str(row[runtime.manifest.features[0].name]) for row in inputs)
         return reference.linear_shap(runtime.coef, runtime.intercept, np.zeros((1, counts.shape[1])), counts)

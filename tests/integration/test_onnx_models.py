@@ -143,3 +143,25 @@ def test_retraining_writes_the_same_onnx_files(tmp_path):
         assert fresh["background"] == bundled["background"]
         if model_id == "refund-onnx":  # no BLAS in tree training: the same bytes (the MLP's may move by CPU)
             assert fresh["artifact"] == bundled["artifact"]
+
+
+def test_onnx_tree_shap_equals_the_exact_shapley_values_of_the_same_trees_by_brute_force(registry):
+    """shap's ExactExplainer over every coalition and background row: no tree algorithm, the same game."""
+    from infra.cli.onnx_reference import exact_interventional
+
+    runtime = registry.runtime("refund-onnx")
+    requests = [r["inputs"] for r in refund_requests(2, seed=96)]
+    values, base = exact_interventional(runtime, requests)
+    for inputs, expected in zip(requests, values[:, :, 1], strict=True):
+        _, run = predict_and_explain(runtime, inputs)
+        np.testing.assert_allclose(run.attribution.values, expected, rtol=0, atol=TOL)
+        assert run.attribution.base_value == pytest.approx(base[1], abs=TOL)
+
+
+def test_candor_models_check_compares_onnx_trees_and_loads_the_black_box(capsys):
+    from infra.cli import main
+
+    assert main(["models", "check", "--rows", "2", *(str(BUNDLED_MODELS / m) for m in onnx_models.MODELS)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("ok   refund-onnx 1.0.0  tree_shap  2 rows  additivity ")
+    assert lines[1].startswith("ok   refund-onnx-mlp 1.0.0  permutation_shap  in-process black box")
