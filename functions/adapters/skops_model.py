@@ -162,6 +162,7 @@ class SkopsRuntime:
     model: Any
     background: list[Mapping[str, FeatureValue]] | None
     _groups: np.ndarray = field(init=False)  # transformed column -> index of its manifest feature
+    _last: tuple[tuple[Any, ...], np.ndarray] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.preprocess, self.estimator = _split(self.model, self.manifest)
@@ -229,23 +230,31 @@ class SkopsRuntime:
             return 0, (1.0 if self._classes[1] == label else -1.0)
         return self._classes.index(label), 1.0
 
+    def _encoded(self, inputs: Mapping[str, FeatureValue]) -> np.ndarray:
+        """The preprocessed row; the decision's, kept for its explanation (the transform dominates both)."""
+        key = tuple(model_row(self.manifest, inputs))
+        last = self._last  # one read: a concurrent call may replace it, never tear it
+        if last is not None and last[0] == key:
+            return last[1]
+        row = self._transform([inputs])
+        self._last = (key, row)
+        return row
+
     def predict(self, inputs: Mapping[str, FeatureValue]) -> Prediction:
-        frame = self._frame([inputs])
-        by_class = dict(zip(self._classes, map(float, self.model.predict_proba(frame)[0]), strict=True))
+        row = self._encoded(inputs)
+        proba = np.asarray(self.estimator.predict_proba(row), dtype=np.float64)[0]
+        by_class = dict(zip(self._classes, map(float, proba), strict=True))
         probabilities = tuple(by_class[label.name] for label in self.manifest.labels)
         label = self.manifest.labels[1].name if self._binary else max(by_class, key=by_class.__getitem__)
-        return Prediction(probabilities, label, self._output(frame, label))
-
-    def _output(self, frame: Any, label: str) -> float:
         column, sign = self._explained(label)
         if self._kind in PROBABILITY_TREES:
-            return float(self.model.predict_proba(frame)[0][column])
-        margins = np.atleast_1d(np.asarray(self.model.decision_function(frame), dtype=np.float64)[0])
-        return sign * float(margins[column])
+            return Prediction(probabilities, label, float(proba[column]))
+        margins = np.atleast_1d(np.asarray(self.estimator.decision_function(row), dtype=np.float64)[0])
+        return Prediction(probabilities, label, sign * float(margins[column]))
 
     def explain(self, inputs: Mapping[str, FeatureValue], prediction: Prediction, deadline: float) -> ModelRun:
         column, sign = self._explained(prediction.explained_label)
-        row = self._transform([inputs])
+        row = self._encoded(inputs)
         if self._kind in TREE_ESTIMATORS:
             values = np.asarray(self._tree.shap_values(row), dtype=np.float64)[0]
             values = values[:, column] if values.ndim == 2 else values

@@ -65,6 +65,8 @@ def test_bundled_pipeline_attributions_equal_shaps_summed_back_to_the_customers_
         np.testing.assert_allclose(run.attribution.values, row, rtol=0, atol=TOL)
         assert run.attribution.base_value == pytest.approx(base, abs=TOL)
         assert run.attribution.additivity_error < 1e-9
+        pipeline = runtime.model.predict_proba(runtime._frame([inputs]))[0]  # the whole pipeline, as fitted
+        assert prediction.probabilities[1] == pytest.approx(pipeline[list(runtime.model.classes_).index("approve")])
         # P(approve) from the pipeline is the logistic of the explained output.
         assert prediction.probabilities[1] == pytest.approx(1 / (1 + np.exp(-prediction.model_output)), abs=1e-12)
         assert [item.key for item in run.items] == [f.name for f in runtime.manifest.features]
