@@ -55,7 +55,6 @@ ALLOWED_TYPES = frozenset(
         "builtins.int",
         "builtins.float",
         "builtins.bool",
-        "builtins.type",
         "numpy.ndarray",
         "numpy.dtype",
         "numpy.float64",
@@ -74,7 +73,9 @@ ALLOWED_TYPES = frozenset(
         _SK + "preprocessing._data.StandardScaler",
         _SK + "preprocessing._data.MinMaxScaler",
         _SK + "preprocessing._data.RobustScaler",
-        _SK + "preprocessing._function_transformer.FunctionTransformer",  # skops only allows the identity
+        # ColumnTransformer's passthrough. A function it would call is named as a type of its own (numpy.log1p):
+        # not in this list, so refused.
+        _SK + "preprocessing._function_transformer.FunctionTransformer",
         _SK + "impute._base.SimpleImputer",
         _SK + "tree._classes.DecisionTreeClassifier",
         _SK + "tree._classes.DecisionTreeRegressor",

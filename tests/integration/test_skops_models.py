@@ -23,7 +23,7 @@ from sklearn.ensemble import (
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from functions.adapters.in_process import load_runtime
 from functions.adapters.skops_model import SkopsRuntime, model_row
@@ -139,6 +139,14 @@ def test_a_type_outside_the_allow_list_is_refused_before_anything_is_built(tmp_p
     model = fitted(KNeighborsClassifier(), OneHotEncoder())
     registry = write_model(tmp_path, model, method="tree_shap", units="log_odds")
     with pytest.raises(ManifestError, match="KNeighborsClassifier"):
+        registry.runtime("custom")
+
+
+def test_a_function_inside_a_pipeline_is_refused_by_name(tmp_path):
+    inner = fitted(LogisticRegression(), OrdinalEncoder())
+    model = Pipeline([("log", FunctionTransformer(np.log1p)), ("model", inner)])
+    registry = write_model(tmp_path, model, method="linear_shap", units="log_odds")
+    with pytest.raises(ManifestError, match=r"numpy\.log1p"):
         registry.runtime("custom")
 
 
