@@ -188,7 +188,10 @@ class SkopsRuntime:
         if self._kind in TREE_ESTIMATORS:
             import shap  # TreeExplainer: the sklearn extra brings shap (pyproject.toml)
 
-            self._tree = shap.TreeExplainer(self.estimator, feature_perturbation="tree_path_dependent")
+            try:
+                self._tree = shap.TreeExplainer(self.estimator, feature_perturbation="tree_path_dependent")
+            except Exception as error:  # shap's InvalidModelError: e.g. multiclass GradientBoosting
+                raise ManifestError(f"model {self.manifest.id}: shap cannot explain it: {error}") from None
         else:
             if not self.background:
                 raise ManifestError(f"model {self.manifest.id}: linear_shap needs background rows", field="background")

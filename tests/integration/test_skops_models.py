@@ -72,13 +72,17 @@ def test_bundled_pipeline_attributions_equal_shaps_summed_back_to_the_customers_
         assert [item.key for item in run.items] == [f.name for f in runtime.manifest.features]
 
 
-def write_model(root: Path, model: Any, *, method: str, units: str, **changes: Any) -> ModelRegistry:
+def write_model(
+    root: Path, model: Any, *, method: str, units: str, drop: tuple[str, ...] = (), **changes: Any
+) -> ModelRegistry:
     """A registry with one model `custom` in skops format, its manifest the bundled refund-sklearn's."""
     shutil.copytree(BUNDLED_MODELS / "refund-sklearn", root / "custom")
     data = model if isinstance(model, bytes) else canonical_skops(skops.io.dumps(model))
     (root / "custom" / "model.skops").write_bytes(data)
     manifest = json.loads((root / "custom" / "manifest.json").read_text())
     manifest.update(id="custom", explainer={"method": method}, output_units=units, **changes)
+    for key in drop:
+        manifest.pop(key)
     manifest["artifact"]["sha256"] = hashlib.sha256(data).hexdigest()
     (root / "custom" / "manifest.json").write_text(json.dumps(manifest))
     return ModelRegistry(FolderSource(root), load_runtime)
@@ -194,3 +198,57 @@ def test_candor_models_check_passes_the_bundled_pipelines_and_compares_them_with
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("ok   refund-sklearn 1.0.0  tree_shap  5 rows  additivity ")
     assert lines[1].startswith("ok   refund-sklearn-linear 1.0.0  linear_shap  5 rows  additivity ")
+
+
+REASONS = ["damaged", "wrong_item", "not_as_described", "changed_mind", "late_delivery"]
+
+
+def routing_registry(root: Path, estimator: Any, method: str, units: str) -> ModelRegistry:
+    """A five-label routing model (the return reason, from the other inputs' pipeline) registered as `custom`."""
+    manifest = ModelManifest.model_validate_json((BUNDLED_MODELS / "refund-sklearn" / "manifest.json").read_text())
+    data = refund_requests(800, seed=5)
+    names = [f.name for f in manifest.features]
+    frame = pd.DataFrame([model_row(manifest, r["inputs"]) for r in data], columns=names)
+    categories = [f.name for f in manifest.features if f.type == "category"]
+    numbers = [n for n in names if n not in categories]
+    pre = ColumnTransformer([("numbers", StandardScaler(), numbers), ("c", OneHotEncoder(), categories)])
+    target = [r["inputs"]["return_reason"] for r in data]
+    model = Pipeline([("preprocess", pre), ("model", estimator)]).fit(frame, target)
+    labels = [{"name": reason, "display_names": {"en": reason}} for reason in REASONS]
+    return write_model(
+        root,
+        model,
+        method=method,
+        units=units,
+        kind="routing",
+        labels=labels,
+        drop=("favourable_outcome", "decision_threshold"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("estimator", "method", "units"),
+    [
+        (HistGradientBoostingClassifier(max_iter=10, random_state=0), "tree_shap", "logit"),
+        (RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0), "tree_shap", "probability"),
+        (LogisticRegression(max_iter=3000), "linear_shap", "logit"),
+    ],
+    ids=["histgb", "forest", "logistic"],
+)
+def test_a_multiclass_pipeline_explains_the_chosen_label(tmp_path, estimator, method, units):
+    runtime = routing_registry(tmp_path, estimator, method, units).runtime("custom")
+    requests = [r["inputs"] for r in refund_requests(5, seed=3)]
+    values, base = pipeline_shap(runtime.model, runtime.manifest, requests, runtime.background or [])
+    for i, inputs in enumerate(requests):
+        prediction, run = predict_and_explain(runtime, inputs)
+        k = REASONS.index(prediction.explained_label)
+        assert prediction.probabilities[k] == max(prediction.probabilities)
+        np.testing.assert_allclose(run.attribution.values, values[i, :, k], rtol=0, atol=TOL)
+        assert run.attribution.base_value == pytest.approx(base[k], abs=TOL)
+        assert run.attribution.additivity_error < 1e-9
+
+
+def test_a_model_shap_cannot_explain_is_refused_with_shaps_reason(tmp_path):
+    registry = routing_registry(tmp_path, GradientBoostingClassifier(n_estimators=3), "tree_shap", "logit")
+    with pytest.raises(ManifestError, match="only supported for binary classification"):
+        registry.runtime("custom")
