@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import shap
 from skl2onnx import to_onnx
-from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
 
 from functions.adapters.in_process import load_runtime
 from functions.adapters.onnx_model import OnnxTreeRuntime
@@ -71,6 +71,8 @@ def write_model(root: Path, data: bytes, **changes: Any) -> ModelRegistry:
     (root / "custom" / "model.onnx").write_bytes(data)
     manifest = json.loads((root / "custom" / "manifest.json").read_text())
     manifest.update(id="custom", **changes)
+    if manifest["kind"] == "routing":
+        manifest.pop("favourable_outcome"), manifest.pop("decision_threshold")
     manifest["artifact"]["sha256"] = hashlib.sha256(data).hexdigest()
     (root / "custom" / "manifest.json").write_text(json.dumps(manifest))
     return ModelRegistry(FolderSource(root), load_runtime)
@@ -165,3 +167,34 @@ def test_candor_models_check_compares_onnx_trees_and_loads_the_black_box(capsys)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("ok   refund-onnx 1.0.0  tree_shap  2 rows  additivity ")
     assert lines[1].startswith("ok   refund-onnx-mlp 1.0.0  permutation_shap  in-process black box")
+
+
+REASONS = ["damaged", "wrong_item", "not_as_described", "changed_mind", "late_delivery"]
+
+
+@pytest.mark.parametrize(
+    ("model", "units"),
+    [
+        (RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0), "probability"),
+        (GradientBoostingClassifier(n_estimators=10, random_state=0), "logit"),  # SOFTMAX over five margins
+    ],
+    ids=["forest", "boosting"],
+)
+def test_a_multiclass_ensemble_explains_the_chosen_label_exactly(tmp_path, model, units):
+    data = refund_requests(800, seed=5)
+    x = encode_refund_inputs([r["inputs"] for r in data])
+    model.fit(x, [r["inputs"]["return_reason"] for r in data])
+    graph = to_onnx(model, x[:1].astype(np.float32), options={"zipmap": False}, target_opset=onnx_models.OPSETS)
+    labels = [{"name": reason, "display_names": {"en": reason}} for reason in REASONS]
+    registry = write_model(tmp_path, graph.SerializeToString(), output_units=units, kind="routing", labels=labels)
+    runtime = registry.runtime("custom")
+    from infra.cli.onnx_reference import exact_interventional
+
+    inputs = refund_requests(1, seed=3)[0]["inputs"]
+    values, base = exact_interventional(runtime, [inputs])
+    prediction, run = predict_and_explain(runtime, inputs)
+    k = REASONS.index(prediction.explained_label)
+    assert prediction.probabilities[k] == max(prediction.probabilities)
+    np.testing.assert_allclose(run.attribution.values, values[0, :, k], rtol=0, atol=TOL)
+    assert run.attribution.base_value == pytest.approx(base[k], abs=TOL)
+    assert run.attribution.additivity_error < ADDITIVITY
