@@ -6,8 +6,9 @@ booleans 0/1) as a float tensor `[N, features]`; its probability output (a float
 `[N, labels]`, e.g. skl2onnx's with `zipmap=False`) gives the decision, in the order of the
 classifier's `classlabels_*`, or the manifest's when the graph names none.
 
-Tree ensembles (`tree_shap`): the graph's `TreeEnsembleClassifier` or
-`TreeEnsembleRegressor` is read into shap's tree format. ONNX trees carry no node covers,
+Tree ensembles (`tree_shap`): the graph's `TreeEnsembleClassifier` is read into shap's
+tree format (`read_trees` reads a `TreeEnsembleRegressor` too, but a regressor answers no
+label probabilities, so it is refused). ONNX trees carry no node covers,
 so path-dependent TreeSHAP has nothing to weigh paths by: the explanation is shap's
 interventional TreeSHAP against the manifest's background rows, exact for that reference.
 onnxruntime compares float32 inputs with float32 thresholds, so rows are rounded to
@@ -142,7 +143,8 @@ class OnnxSession:
             raise ManifestError(f"model {manifest.id}: onnxruntime cannot load the artifact: {error}") from None
         inputs = self.session.get_inputs()
         width = inputs[0].shape[-1] if inputs and inputs[0].shape else None
-        if len(inputs) != 1 or width not in (len(manifest.features), None) or not isinstance(width, int | None):
+        self._width = len(manifest.features)
+        if len(inputs) != 1 or width != self._width:
             raise ManifestError(
                 f"model {manifest.id}: the ONNX graph must take one [N, {len(manifest.features)}] float input",
                 field="artifact",
@@ -155,7 +157,7 @@ class OnnxSession:
         self.requests_sent = 0
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        x = np.asarray(rows, dtype=np.float32).reshape(-1, self.session.get_inputs()[0].shape[-1] or rows.shape[-1])
+        x = np.asarray(rows, dtype=np.float32).reshape(-1, self._width)
         return np.asarray(self.session.run([self._output], {self._input: x})[0], dtype=np.float64)
 
 
