@@ -439,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for band, rate in refund["approval_rate_by_age"].items():
         print(f"  age {band:>5}: approval rate {rate:.3f}")
     print(f"  65+ / most-approved band: {refund['fairness_check_age_65_plus_ratio']:.3f} (four-fifths rule: 0.8)")
-    for model_id in set(summary) - {"ticket-router", "refund-decision"}:
+    for model_id in sorted(set(summary) - {"ticket-router", "refund-decision"}):
         print(f"{model_id}: held-out accuracy {summary[model_id]['held_out_accuracy']:.4f}")
     print(f"wrote {', '.join(sorted(summary))} under {args.out}/")
     return 0

@@ -22,6 +22,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from functions.schemas.manifest import ModelManifest
 from infra import synthetic
@@ -72,6 +73,7 @@ def train_onnx_models(
     write_json: Callable[[Path, Any], str],
 ) -> dict[str, dict[str, Any]]:
     """Train, convert and write every model of MODELS, with the refund model's features and labels."""
+    from onnx import helper
     from skl2onnx import to_onnx
 
     ModelManifest.model_validate(refund_manifest)
@@ -83,8 +85,13 @@ def train_onnx_models(
     for model_id, spec in MODELS.items():
         directory = out / model_id
         directory.mkdir(parents=True, exist_ok=True)
-        model = spec["estimator"]().fit(x_train, y_train)
+        with threadpool_limits(limits=1):  # one BLAS thread: the same sums, the same bytes, run after run
+            model = spec["estimator"]().fit(x_train, y_train)
         graph = to_onnx(model, x_train[:1].astype(np.float32), options={"zipmap": False}, target_opset=OPSETS)
+        # skl2onnx lists the opsets in a set's order (string hashes are seeded per process): sort them, same bytes.
+        opsets = [helper.make_opsetid(o.domain, o.version) for o in sorted(graph.opset_import, key=lambda o: o.domain)]
+        del graph.opset_import[:]
+        graph.opset_import.extend(opsets)
         artifact = graph.SerializeToString()
         (directory / "model.onnx").write_bytes(artifact)
         scores = model.predict_proba(x_test)[:, list(model.classes_).index("approve")]

@@ -32,6 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from functions.adapters.skops_model import model_row
 from functions.schemas.manifest import ModelManifest
@@ -120,7 +121,8 @@ def train_sklearn_models(
         directory = out / model_id
         directory.mkdir(parents=True, exist_ok=True)
         pipeline = Pipeline([("preprocess", _preprocess(template, spec["scale"])), ("model", spec["estimator"]())])
-        pipeline.fit(x_train, y_train)
+        with threadpool_limits(limits=1):  # one BLAS thread: the same sums, the same bytes, run after run
+            pipeline.fit(x_train, y_train)
         artifact = canonical_skops(skops.io.dumps(pipeline))
         (directory / "model.skops").write_bytes(artifact)
         approve = list(pipeline.classes_).index("approve")
