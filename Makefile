@@ -89,7 +89,7 @@ bench: install  ## benchmarks (issue 6): table on stdout, bench-results/results.
 lock: install  ## re-resolve requirements/*.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 --python-platform linux -o requirements/dev.lock -q
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --python-platform linux -o requirements/runtime.lock -q
-	$(BIN)/uv pip compile pyproject.toml --extra black-box --generate-hashes --python-version 3.11 --python-platform linux -o requirements/black-box.lock -q
+	$(BIN)/uv pip compile pyproject.toml --extra black-box --extra sklearn --generate-hashes --python-version 3.11 --python-platform linux -o requirements/black-box.lock -q
 	$(BIN)/uv pip compile requirements/checkov.in --generate-hashes --python-version 3.11 --python-platform linux -o requirements/checkov.lock -q
 	$(BIN)/uv pip compile requirements/image.in --generate-hashes --python-version 3.11 --python-platform linux -o requirements/image.lock -q
 

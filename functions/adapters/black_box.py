@@ -80,7 +80,7 @@ class BlackBoxRuntime:
     ) -> None:
         """Validate the manifest against the model kind, summarise the background; raises ManifestError."""
         spec = manifest.explainer
-        if manifest.adapter.type == "in_process":
+        if manifest.adapter.type == "in_process" and manifest.adapter.format != "onnx":  # onnx: any graph
             raise ManifestError(
                 "adapter.type: in_process models are explained by the in-process runtime", field="adapter"
             )

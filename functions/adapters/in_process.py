@@ -18,15 +18,14 @@ import explainers
 from explainers.permutation import PermutationShap
 from explainers.text import BagOfWords
 from functions.domain.errors import ManifestError
-from functions.domain.ports import ExplainedItem, ModelRun, Prediction
+from functions.domain.ports import ExplainedItem, ModelRun, ModelRuntime, Prediction
 from functions.domain.seal import sha256_hex
 from functions.schemas.api import FeatureValue
 from functions.schemas.manifest import FileRef, InProcessAdapter, ModelManifest
 from functions.schemas.record import ExplainerRef
 
 if TYPE_CHECKING:
-    from functions.adapters.catboost_model import CatBoostRuntime
-    from functions.adapters.xgboost_model import XGBoostRuntime
+    pass
 
 ReadFile = Callable[[str], bytes]
 
@@ -178,9 +177,7 @@ def _explainer_ref(manifest: ModelManifest, implementation: str) -> ExplainerRef
     )
 
 
-def load_runtime(
-    manifest: ModelManifest, read: ReadFile
-) -> TabularTreeRuntime | LinearTextRuntime | XGBoostRuntime | CatBoostRuntime:
+def load_runtime(manifest: ModelManifest, read: ReadFile) -> ModelRuntime:
     """Load the artifact named by `manifest` through `read`, after checking its hash."""
     if manifest.artifact is None or not isinstance(manifest.adapter, InProcessAdapter):
         raise ManifestError(f"model {manifest.id}: adapter {manifest.adapter.type} is not an in-process model")
@@ -194,6 +191,14 @@ def load_runtime(
 
         return load_catboost(manifest, artifact)
     background = json.loads(read_pinned(read, manifest.background, manifest.id)) if manifest.background else None
+    if manifest.adapter.format == "sklearn_skops":
+        from functions.adapters.skops_model import load_skops_runtime  # only skops models import skops
+
+        return load_skops_runtime(manifest, artifact, (background or {}).get("rows"))
+    if manifest.adapter.format == "onnx":
+        from functions.adapters.onnx_model import load_onnx_runtime  # only onnx models import onnxruntime
+
+        return load_onnx_runtime(manifest, artifact, (background or {}).get("rows"))
     if manifest.adapter.format == "lightgbm_text":
         import lightgbm  # only the tree models pay for this import
 

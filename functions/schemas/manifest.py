@@ -85,14 +85,20 @@ METHODS_BY_FORMAT = {
     "xgboost_json": ("tree_shap",),
     "xgboost_ubj": ("tree_shap",),
     "catboost_cbm": ("tree_shap",),
+    "sklearn_skops": ("tree_shap", "linear_shap"),  # functions/adapters/skops_model.py: which one, by estimator
+    "onnx": ("tree_shap", "permutation_shap", "kernel_shap"),  # tree ensembles exact; other graphs as black boxes
 }
 
 
 class InProcessAdapter(_Strict):
     type: Literal["in_process"] = "in_process"
-    format: Literal["lightgbm_text", "linear_text_json", "xgboost_json", "xgboost_ubj", "catboost_cbm"] = Field(
+    format: Literal[
+        "lightgbm_text", "linear_text_json", "xgboost_json", "xgboost_ubj", "catboost_cbm", "sklearn_skops", "onnx"
+    ] = Field(
         description="Artifact format: LightGBM's text model, Candor's JSON for linear models over text, XGBoost's"
-        " Booster.save_model as JSON or UBJSON (the `xgboost` extra), or CatBoost's .cbm (the `catboost` extra)."
+        " Booster.save_model as JSON or UBJSON (the `xgboost` extra), CatBoost's .cbm (the `catboost` extra), a"
+        " scikit-learn classifier or pipeline saved with skops (loaded against an allow-list of types, never pickle;"
+        " the `sklearn` extra), or an ONNX graph run by onnxruntime (the `onnx` extra)."
     )
 
 

@@ -22,6 +22,7 @@ import lightgbm as lgb
 import numpy as np
 
 import explainers
+from infra.bench import format_speed
 from infra.bench.stats import Figure, Row, Summary, ratios, timed
 
 KMEANS_CLUSTERS = 10
@@ -169,7 +170,9 @@ def run(quick: bool) -> Figure:
         met = met and speedup.median >= 100 and result["candor_error"] <= 1e-9
     from infra.bench import shap_speed_formats  # XGBoost, CatBoost: their own module, their own error floor
 
-    format_rows, formats_met = shap_speed_formats.rows(n_rows)
+    boosted_rows, boosted_met = shap_speed_formats.rows(n_rows)
+    format_rows, formats_met = format_speed.format_rows(n_rows)  # skops and ONNX models
+    format_rows, formats_met = boosted_rows + format_rows, boosted_met and formats_met
     figure.rows += format_rows
     figure.goal_met = met and formats_met
     return figure

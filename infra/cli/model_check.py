@@ -205,8 +205,11 @@ def _ca_bundle(folder: Path, manifest: ModelManifest, report: Report) -> bool:
 def _explanations(
     folder: Path, manifest: ModelManifest, background: list[dict[str, Any]], rows: int, report: Report, label: str
 ) -> None:
+    from functions.adapters.black_box import BlackBoxRuntime
     from functions.adapters.in_process import LinearTextRuntime, TabularTreeRuntime
     from functions.adapters.loader import load_model
+    from functions.adapters.onnx_model import OnnxTreeRuntime
+    from functions.adapters.skops_model import SkopsRuntime
 
     assert manifest.artifact is not None  # in_process: the schema requires it
     artifact = folder / manifest.artifact.path
@@ -226,8 +229,12 @@ def _explanations(
         if not inputs:
             report.problems.append(f"{folder / 'manifest.json'}: background: no rows to explain; the check needs some")
         unit = "rows"
-    elif boosted_check.is_boosted(runtime):  # XGBoost, CatBoost: their loaders check the model against the manifest
+    elif boosted_check.is_boosted(runtime) or isinstance(runtime, SkopsRuntime | OnnxTreeRuntime):
+        # XGBoost, CatBoost, skops and ONNX trees: their loaders checked the model against the manifest
         inputs, unit = background[:rows], "rows"
+    elif isinstance(runtime, BlackBoxRuntime):  # an ONNX graph without trees: sampled, nothing exact to compare
+        report.summary = f"{label}  in-process black box: loaded (sampled explanations are not compared)"
+        return
     else:
         assert isinstance(runtime, LinearTextRuntime)
         inputs = _messages(manifest, runtime.vocabulary, background, rows)
@@ -299,9 +306,20 @@ def _reference(runtime: Any, inputs: list[Any]) -> tuple[Any, Any]:
     from explainers.kernel import KernelShap
     from explainers.permutation import PermutationShap
     from functions.adapters.in_process import TabularTreeRuntime
+    from functions.adapters.skops_model import SkopsRuntime
 
     if boosted_check.is_boosted(runtime):
         return boosted_check.reference(runtime, inputs)
+    if isinstance(runtime, SkopsRuntime):  # shap on the pipeline's columns, summed per feature by column name
+        from infra.cli.skops_reference import pipeline_shap
+
+        return pipeline_shap(runtime.model, runtime.manifest, inputs, runtime.background or [])
+    from functions.adapters.onnx_model import OnnxTreeRuntime
+
+    if isinstance(runtime, OnnxTreeRuntime):  # every coalition against every background row, by brute force
+        from infra.cli.onnx_reference import exact_interventional
+
+        return exact_interventional(runtime, inputs)
     if not isinstance(runtime, TabularTreeRuntime):  # linear over word counts, against the empty message
         counts = runtime.vectorizer.transform(str(row[runtime.manifest.features[0].name]) for row in inputs)
         return reference.linear_shap(runtime.coef, runtime.intercept, np.zeros((1, counts.shape[1])), counts)

@@ -23,6 +23,10 @@ def test_models_lists_both_bundled_models_for_any_role(api, role):
         "refund-deferred",
         "router-remote",
         "refund-decision-v2",
+        "refund-sklearn",
+        "refund-sklearn-linear",
+        "refund-onnx",
+        "refund-onnx-mlp",
     }
     assert models["ticket-router"]["kind"] == "routing"
     assert models["ticket-router"]["explanation_method"] == "linear_shap"
