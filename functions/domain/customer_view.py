@@ -49,6 +49,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "erased_word": "a word of your message (erased)",
         "upheld": "A person reviewed this decision on {date} and upheld it: {label} stands.",
         "overturned": "A person reviewed this decision on {date} and overturned it: the decision is now {label}.",
+        "person_decided": "A person decided on {date}: {label}.",
     },
     "es": {
         "routed": "Su mensaje se ha enviado a nuestro equipo de {label}.",
@@ -65,6 +66,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "erased_word": "una palabra de su mensaje (borrada)",
         "upheld": "Una persona revisó esta decisión el {date} y la confirmó: se mantiene {label}.",
         "overturned": "Una persona revisó esta decisión el {date} y la revocó: la decisión es ahora {label}.",
+        "person_decided": "Una persona decidió el {date}: {label}.",
     },
 }
 
@@ -103,10 +105,12 @@ def customer_view(
     operator: OperatorProfile,
     appeal: Appeal | None,
     explanation: RecordedExplanation | None = None,
+    referral: Appeal | None = None,
 ) -> CustomerView:
     """What the customer may see of their decision; `manifest` None when the model is no longer registered.
 
     `explanation`: a pending explanation's verified completion, once the worker stored it.
+    `referral`: the review queue's item of a referred decision; once resolved, the person's decision is shown.
     """
     env = record.envelope
     explanation = explanation or env.explanation
@@ -126,6 +130,7 @@ def customer_view(
         at=date.fromisoformat(env.decided_at[:10]),
         referred=env.appeal.status == "referred",
     )
+    review = _review(appeal or referral, env.outcome.label, partial(_label_name, manifest, language), texts, env.locale)
     if env.appeal.status == "referred":  # a person decides: the automated outcome and its reasons are not shown
         referred = referral_texts(env.locale)
         outcome = CustomerOutcome(
@@ -135,6 +140,16 @@ def customer_view(
             automated_decision=False,
             referred=True,
         )
+        if review is not None and appeal is None:  # the person has decided: their decision, never the AI's reasons
+            when = long_date(parse_timestamp(review.resolved_at).date(), env.locale)
+            outcome = outcome.model_copy(
+                update={
+                    "label": review.outcome,
+                    "display_name": review.outcome_display_name,
+                    "statement": texts["person_decided"].format(date=when, label=review.outcome_display_name),
+                }
+            )
+            review = review.model_copy(update={"statement": outcome.statement})
         explanation = explanation.model_copy(update={"contributions": []})  # they would give the outcome away
         target: str | None = None
     else:
@@ -186,7 +201,7 @@ def customer_view(
         human_contact=_contact(operator, language),
         how_to_contest=texts["contest"].format(contact=_contact(operator, language)),
         appeal=appeal,
-        review=_review(appeal, env.outcome.label, partial(_label_name, manifest, language), texts, env.locale),
+        review=review,
         links=links_for(env.decision_id),
     )
 

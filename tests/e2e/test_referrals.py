@@ -123,3 +123,26 @@ def decided_with(api, model_id, request):
     assert response.status_code == 200, response.text
     link = response.json()["links"]["customer_view"]
     return response.json()["decision_id"], parse_qs(urlsplit(link).query)["token"][0], link
+
+
+@pytest.mark.parametrize(
+    ("locale", "decided_text"), [("en-GB", "A person decided on"), ("es-ES", "Una persona decidió el")]
+)
+def test_a_reviewer_decides_a_referral_and_the_customer_sees_the_persons_decision(api, locale, decided_text):
+    model_id, request = large_denial(locale=locale)
+    decision_id, token, _ = decided_with(api, model_id, request)
+    queue = api.call("GET", "/v1/reviews", role="reviewer", params={"model_id": model_id, "kind": "referral"})
+    assert decision_id in [item["decision_id"] for item in queue.json()["items"]]
+    assert api.call("POST", f"/v1/reviews/{decision_id}/claim", role="reviewer").status_code == 200
+    verdict = {"verdict": "overturned", "reason": "The parcel never arrived.", "new_outcome": "approve"}
+    resolved = api.call("POST", f"/v1/reviews/{decision_id}/resolve", role="reviewer", json=verdict)
+    assert resolved.status_code == 201, resolved.text
+
+    view = get(api, f"/v1/explanations/{decision_id}", token).json()
+    assert view["outcome"]["label"] == "approve" and view["outcome"]["referred"] is True
+    assert view["outcome"]["statement"].startswith(decided_text)
+    assert view["review"]["reason"] == "The parcel never arrived." and view["review"]["outcome"] == "approve"
+    assert view["reasons"] == [] and view["appeal"] is None  # still never the AI's reasons nor the policy's reason
+    assert "1,000" not in str(view)
+    page = get(api, f"/v1/explanations/{decision_id}/view", token)
+    assert page.status_code == 200 and decided_text in page.text and "The parcel never arrived." in page.text

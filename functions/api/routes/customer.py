@@ -90,6 +90,7 @@ def _view(services: CustomerServices, stored: StoredRecord) -> CustomerView:
         operator=services.operator,
         # A referral is the operator's item, not the customer's appeal: its reason would give the outcome away.
         appeal=appeal.public() if appeal and appeal.kind == "appeal" else None,
+        referral=appeal.public() if appeal and appeal.kind == "referral" else None,
         explanation=current_explanation(stored.record, stored.completion),  # pending until the worker completes it
     )
 
