@@ -13,6 +13,7 @@ answers for the whole window, as before.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -91,6 +92,21 @@ class ReportSources:
                     for a in self.appeals.stream(partitions, *edge.bounds, projection=("status", "kind"))
                 )
         return tally, _note(plan)
+
+    def review_cases(self, window: Window, model_id: str) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
+        """The model's review cases filed in the window, each with its decision's index item (None: gone)."""
+        if self.appeals is None:
+            return
+        partitions = model_partitions(window, model_id, shards=1)  # appeals come a few a day: not sharded
+        fields = ("decision_id", "status", "kind", "created_at", "resolved_at")
+        cases = self.appeals.stream(partitions, *window.bounds, projection=fields, batch=100)
+        while batch := list(itertools.islice(cases, 100)):
+            decisions = {
+                str(item["decision_id"]): item
+                for item in self.index.by_id([str(c["decision_id"]) for c in batch], ("segments", "model_version"))
+            }
+            for case in batch:
+                yield case, decisions.get(str(case["decision_id"]))
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -139,6 +139,17 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
             "role": "auditor",
         },
         "audit-get": {"method": "GET", "path": f"/v1/explanations/{SAMPLE_DECISION}", "role": "auditor"},
+        "audit-reviews": {
+            "method": "GET",
+            "path": "/v1/reports/reviews",
+            "query": {
+                "model_id": "refund-decision",
+                "attribute": "age_band",
+                "from": "2026-08-01T00:00:00Z",
+                "to": "2026-08-04T00:00:00Z",
+            },
+            "role": "auditor",
+        },
         "audit-fairness": {
             "method": "GET",
             "path": "/v1/reports/fairness",

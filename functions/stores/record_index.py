@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _deserializer = TypeDeserializer()
+_BATCH_GET = 100  # BatchGetItem's limit
 _T = TypeVar("_T")
 
 
@@ -112,6 +113,29 @@ class RecordIndex:
                     return Page(items, (number, None) if number < len(groups) else None)
             number, boundary = number + 1, None
         return Page(items, None)
+
+    def by_id(self, ids: Sequence[str], projection: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """The table's items of these decision ids (those that exist), 100 per BatchGetItem."""
+        names = {f"#p{i}": name for i, name in enumerate(dict.fromkeys(["decision_id", *projection]))}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), _BATCH_GET):
+            keys: list[dict[str, Any]] = [{"decision_id": {"S": i}} for i in unique[start : start + _BATCH_GET]]
+            while keys:
+                request: Any = {
+                    self.table: {
+                        "Keys": keys,
+                        "ProjectionExpression": ", ".join(names),
+                        "ExpressionAttributeNames": names,
+                    }
+                }
+                try:
+                    answer = self.dynamodb.batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as error:
+                    raise DependencyUnavailable("the record index is unavailable") from error
+                for raw in answer.get("Responses", {}).get(self.table, []):
+                    yield {k: _deserializer.deserialize(v) for k, v in raw.items()}
+                unprocessed: Any = answer.get("UnprocessedKeys") or {}
+                keys = list((unprocessed.get(self.table) or {}).get("Keys", []))
 
     def _boundary(self, item: Mapping[str, Any]) -> Boundary:
         return str(item[self.sort_key]), str(item["decision_id"])

@@ -162,6 +162,12 @@ def add_parser(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     fairness.add_argument("--and", dest="attribute2", help="a second attribute, for intersections")
     fairness.add_argument("--min-group-size", type=int)
 
+    reviews = command("reviews", "human review: verdicts and overturn rates per group and model version")
+    reviews.add_argument("--model", required=True)
+    reviews.add_argument("--attribute", required=True)
+    reviews.add_argument("--and", dest="attribute2", help="a second attribute, for intersections")
+    reviews.add_argument("--min-group-size", type=int)
+
     attributions = command("attributions", "mean |attribution| per feature, and drift against a baseline window")
     attributions.add_argument("--model", required=True)
     attributions.add_argument("--baseline-from")
@@ -201,10 +207,10 @@ def run(args: argparse.Namespace) -> int:
             _export(api, args)
         case "get":
             _print(api.call("GET", f"/v1/explanations/{args.decision_id}"))
-        case "fairness":
+        case "fairness" | "reviews":
             params = {"model_id": args.model, "attribute": args.attribute, "attribute2": args.attribute2,
                       "min_group_size": args.min_group_size}  # fmt: skip
-            _print(api.call("GET", "/v1/reports/fairness", {**params, **_window(args)}))
+            _print(api.call("GET", f"/v1/reports/{args.command}", {**params, **_window(args)}))
         case "attributions":
             params = {"model_id": args.model, "baseline_from": args.baseline_from, "baseline_to": args.baseline_to}
             _print(api.call("GET", "/v1/reports/attributions", {**params, **_window(args)}))

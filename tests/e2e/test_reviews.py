@@ -281,3 +281,33 @@ def test_one_reviewer_at_a_time_and_an_expired_claim_can_be_taken_over(api):
         store.resolve(held, sealed)
     item = appeal_item(api, decision_id)
     assert item["status"]["S"] == "in_review" and item["claimed_by"]["S"] == "rv_bob" and "review_key" not in item
+
+
+def test_auditors_see_overturn_rates_by_group_and_model_version(api):
+    """Verdicts by group: people overturn every 65+ denial here and uphold the others, a fairness signal."""
+    start = datetime.now(UTC).isoformat()
+    for n, band in enumerate(["65+", "65+", "65+", "25-44", "25-44", "25-44"]):
+        segments = {"age_band": band, "gender": "fm"[n % 2]}
+        decision_id, token, _ = decided(api, "demo-refund-2", segments=segments, locale="en")
+        appeal_from_the_page(api, decision_id, token, "Please have a person look at this.")
+        assert review(api, "POST", f"/v1/reviews/{decision_id}/claim").status_code == 200
+        verdict = {"verdict": "overturned", "reason": "Refund due.", "new_outcome": "approve"} if band == "65+" else {
+            "verdict": "upheld", "reason": "The policy applies."}  # fmt: skip
+        assert review(api, "POST", f"/v1/reviews/{decision_id}/resolve", json=verdict).status_code == 201
+    window = {"from": start, "to": datetime.now(UTC).isoformat()}
+    params = {"model_id": "refund-decision", "attribute": "age_band", "min_group_size": 3, **window}
+    response = api.call("GET", "/v1/reports/reviews", role="auditor", params=params)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    groups = {g["group"]: g for g in report["groups"]}
+    assert report["cases"] == 6 and report["by_kind"] == {"appeal": 6}
+    assert (groups["65+"]["overturned"], groups["65+"]["overturn_rate"], groups["65+"]["overturn_ratio"]) == (3, 1, 2)
+    assert groups["25-44"]["upheld"] == 3 and groups["25-44"]["overturn_rate"] == 0
+    assert report["flagged_groups"] == ["65+"]
+    (version,) = report["by_model_version"]
+    assert version["resolved"] == 6 and version["overturn_rate"] == 0.5
+    assert report["overall"]["median_days_to_verdict"] >= 0
+    assert api.call("GET", "/v1/reports/reviews", role="reviewer", params=params).status_code == 403
+    params["min_group_size"] = 4  # three resolved cases per group: counts, no rate, no flag
+    small = api.call("GET", "/v1/reports/reviews", role="auditor", params=params).json()
+    assert small["flagged_groups"] == [] and all(g["overturn_rate"] is None for g in small["groups"])

@@ -32,6 +32,7 @@ EXPECTED = {
     "audit-list.json": ("audit", 200),
     "audit-get.json": ("audit", 404),
     "audit-fairness.json": ("audit", 200),
+    "audit-reviews.json": ("audit", 200),
     "audit-attributions.json": ("audit", 200),
     "audit-report-page.json": ("audit", 200),
     "audit-by-chatbot.json": ("audit", 403),

@@ -1,4 +1,4 @@
-"""Auditor routes: query records, read one, fairness and attribution reports."""
+"""Auditor routes: query records, read one, fairness, review and attribution reports."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from functions.domain.completion_seal import completion_verifies
 from functions.domain.errors import InvalidInput, UnknownRecord
 from functions.domain.integrity import IntegrityReport
 from functions.domain.reports import AttributionReport, FairnessReport, attribution_report, fairness_report_of
+from functions.domain.review_reports import ReviewReport, ReviewTally, review_report
 from functions.domain.seal import verify
 from functions.integrity_service import integrity_service
 from functions.report_sources import report_sources
@@ -204,6 +205,37 @@ def fairness(
     if report.records and report.unknown == report.records:
         raise InvalidInput(f"no record in this window carries {' and '.join(attributes)}", field="attribute")
     return report
+
+
+@router.get(
+    "/v1/reports/reviews",
+    summary="Human review of a model's decisions: verdicts and overturn rates by group and by model version",
+    description="The review cases (customers' appeals and policy referrals) filed in the window, joined with their "
+    "decisions' segments: per group of an attribute (or the intersection of two) and per model version, cases, "
+    "verdicts, the overturn rate and its ratio to all resolved cases (flagged at 1.25 or more), median days to a "
+    "verdict. A group people overturn more often is a fairness signal.",
+    middlewares=[requires(Role.auditor)],
+    security=IAM_AUTH,
+    responses={200: {"description": "The report"}, **_QUERY_ERRORS},
+    tags=["auditors"],
+)
+def reviews(
+    model_id: Annotated[str, Query(max_length=64)],
+    attribute: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")],
+    start: Since = None,
+    end: Until = None,
+    attribute2: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] = None,
+    min_group_size: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+) -> ReviewReport:
+    settings = audit_settings()
+    manifests_registry().manifest(model_id)  # 404 for an unknown model
+    window = parse_window(start, end, max_days=settings.max_window_days, now=_now())
+    tally = ReviewTally([attribute, *([attribute2] if attribute2 else [])])
+    for case, decision in report_sources().review_cases(window, model_id):
+        tally.add(case, decision)
+    return review_report(
+        tally, model_id=model_id, window=window.as_dict(), min_group_size=min_group_size or settings.min_group_size
+    )
 
 
 @router.get(
