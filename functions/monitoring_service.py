@@ -25,11 +25,13 @@ from functions.domain.monitoring import (
     drift_checks,
     fairness_checks,
     overall,
+    review_check,
     validation_tally,
     violation_lines,
 )
 from functions.domain.reports import attribution_report, fairness_report_of
 from functions.domain.review_backlog import Backlog
+from functions.domain.review_reports import ReviewTally, review_report
 from functions.report_sources import ReportSources, report_sources
 from functions.review_sla_metrics import publish_review_backlog
 from functions.schemas.manifest import ModelManifest
@@ -58,6 +60,7 @@ class MonitoringService:
         groups: list[GroupStatus] = []
         favourable = manifest.favourable_outcome
         if manifest.kind == "decision" and favourable is not None:
+            cases = list(self.sources.review_cases(window, manifest.id)) if thresholds.max_overturn_ratio else []
             for attributes in [[a] for a in monitor.protected_attributes] + [list(p) for p in monitor.intersections]:
                 tally, _ = self.sources.fairness(window, manifest.id, attributes, favourable=favourable)
                 report = fairness_report_of(
@@ -66,6 +69,14 @@ class MonitoringService:
                 found, statuses = fairness_checks(report, thresholds)
                 checks += found
                 groups += statuses
+                if thresholds.max_overturn_ratio is not None:
+                    reviews = ReviewTally(attributes)
+                    for case, decision in cases:
+                        reviews.add(case, decision)
+                    summary = review_report(
+                        reviews, model_id=manifest.id, window=window.as_dict(), min_group_size=thresholds.min_group_size
+                    )
+                    checks.append(review_check(summary, thresholds.max_overturn_ratio))
         current, _ = self.sources.attributions(window, manifest.id)
         if monitor.baseline.window is not None:
             span = Window(monitor.baseline.window.start, monitor.baseline.window.end)

@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.domain.integrity import SIGNING_ALGORITHM
 from functions.domain.reports import AttributionReport, AttributionTally, FairnessReport
+from functions.domain.review_reports import UNKNOWN as UNKNOWN_GROUP
+from functions.domain.review_reports import ReviewReport
 from functions.domain.rollups import is_label
 from functions.domain.seal import canonical_json, sha256_hex
 from functions.schemas.monitor import Thresholds, ValidationBaseline
@@ -48,7 +50,7 @@ class GroupStatus(_Frozen):
 class Check(_Frozen):
     check: Literal[
         "impact_ratio", "parity_difference", "attribution_ndcg", "attribution_rank_correlation", "outcome_psi",
-        "disclosure_coverage",
+        "disclosure_coverage", "overturn_ratio",
     ]  # fmt: skip
     subject: str = Field(description="The protected attribute(s) checked, or 'model'.")
     status: Status
@@ -276,6 +278,23 @@ def drift_checks(
     return checks
 
 
+def review_check(report: ReviewReport, threshold: float) -> Check:
+    """People overturn one group's decisions more often than all's: only groups with enough resolved cases judged."""
+    judged = [g for g in report.groups if g.overturn_ratio is not None and g.group != UNKNOWN_GROUP]
+    violating = [str(_label(g.group)) for g in judged if (g.overturn_ratio or 0) >= threshold]
+    return Check(
+        check="overturn_ratio",
+        subject=" | ".join(report.attributes),
+        status="not_enough_data" if not judged else "violated" if violating else "ok",
+        value=max(g.overturn_ratio or 0 for g in judged) if judged else None,
+        threshold=threshold,
+        violating_groups=violating,
+        detail=f"no group with {report.min_group_size} resolved review cases"
+        if not judged
+        else "highest overturn rate of a group over the rate of all resolved review cases",
+    )
+
+
 def overall(checks: Sequence[Check]) -> Status:
     """Violated if any check is; ok if any could be judged; otherwise not enough data."""
     if any(c.status == "violated" for c in checks):
@@ -290,6 +309,6 @@ def violation_lines(checks: Sequence[Check]) -> list[str]:
             continue
         named = f" ({', '.join(c.violating_groups)})" if c.violating_groups else ""
         bound = "<" if c.check in {"impact_ratio", "attribution_ndcg", "attribution_rank_correlation",
-                                   "disclosure_coverage"} else ">"  # fmt: skip
+                                   "disclosure_coverage"} else ">=" if c.check == "overturn_ratio" else ">"  # fmt: skip
         lines.append(f"{c.check} of {c.subject}{named}: {c.value:.3f} {bound} {c.threshold}")
     return lines

@@ -28,6 +28,7 @@ _MEASURES = {
     "attribution_rank_correlation": "AttributionRankCorrelation",
     "outcome_psi": "OutcomePSI",
     "disclosure_coverage": "DisclosureCoverage",
+    "overturn_ratio": "OverturnRatio",
 }
 
 

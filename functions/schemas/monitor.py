@@ -85,6 +85,11 @@ class Thresholds(_Strict):
     min_disclosure_coverage: Annotated[float, Field(ge=0, le=1)] | None = Field(
         default=1.0, description="Share of decisions that carried an AI-disclosure notice, below this: violated."
     )
+    max_overturn_ratio: Annotated[float, Field(gt=1)] | None = Field(
+        default=1.25,
+        description="Human review: a group's overturn rate over all resolved cases' rate, at or above this: violated"
+        " (groups need min_group_size resolved cases; GET /v1/reports/reviews).",
+    )
     min_records: Annotated[int, Field(gt=0)] = Field(
         default=100, description="Fewer records in the window (or the baseline): drift checks say not enough data."
     )

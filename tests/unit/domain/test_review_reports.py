@@ -39,3 +39,17 @@ def test_no_resolved_case_gives_no_rate_and_no_flag():
     (group,) = report.groups
     assert group.group == "65+ | f" and group.overturn_rate is None and report.flagged_groups == []
     assert report.overall.median_days_to_verdict is None
+
+
+def test_the_monitor_judges_overturn_ratios_only_where_groups_have_enough_resolved_cases():
+    from functions.domain.monitoring import review_check, violation_lines
+
+    tally = ReviewTally(["age_band"])
+    for _ in range(3):
+        tally.add(case("overturned", resolved="2026-11-02T10:00:00.000Z"), decision("65+"))
+        tally.add(case("upheld", resolved="2026-11-02T10:00:00.000Z"), decision("18-24"))
+    check = review_check(review_report(tally, model_id="m", window={}, min_group_size=3), 1.25)
+    assert (check.status, check.violating_groups, check.value) == ("violated", ["65+"], pytest.approx(2))
+    assert violation_lines([check]) == ["overturn_ratio of age_band (65+): 2.000 >= 1.25"]
+    quiet = review_check(review_report(tally, model_id="m", window={}, min_group_size=4), 1.25)
+    assert quiet.status == "not_enough_data" and quiet.violating_groups == [] and quiet.value is None
