@@ -46,6 +46,10 @@ _SUMMARY_FIELDS = (
 )  # fmt: skip
 Since = Annotated[str | None, Query(alias="from", description="ISO 8601; default: 7 days before `to`")]
 Until = Annotated[str | None, Query(alias="to", description="ISO 8601; default: now")]
+ModelId = Annotated[str, Query(max_length=64)]
+Attribute = Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+SecondAttribute = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+MinGroupSize = Annotated[int | None, Query(ge=1, le=100_000)]
 
 
 class RecordSummary(BaseModel):
@@ -182,12 +186,12 @@ def get_explanation(decision_id: Annotated[str, Path(max_length=64)]) -> AuditRe
     tags=["auditors"],
 )
 def fairness(
-    model_id: Annotated[str, Query(max_length=64)],
-    attribute: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")],
+    model_id: ModelId,
+    attribute: Attribute,
     start: Since = None,
     end: Until = None,
-    attribute2: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] = None,
-    min_group_size: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    attribute2: SecondAttribute = None,
+    min_group_size: MinGroupSize = None,
 ) -> FairnessReport:
     settings = audit_settings()
     manifest = manifests_registry().manifest(model_id)
@@ -220,12 +224,12 @@ def fairness(
     tags=["auditors"],
 )
 def reviews(
-    model_id: Annotated[str, Query(max_length=64)],
-    attribute: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")],
+    model_id: ModelId,
+    attribute: Attribute,
     start: Since = None,
     end: Until = None,
-    attribute2: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] = None,
-    min_group_size: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    attribute2: SecondAttribute = None,
+    min_group_size: MinGroupSize = None,
 ) -> ReviewReport:
     settings = audit_settings()
     manifests_registry().manifest(model_id)  # 404 for an unknown model
@@ -250,7 +254,7 @@ def reviews(
     tags=["auditors"],
 )
 def attributions(
-    model_id: Annotated[str, Query(max_length=64)],
+    model_id: ModelId,
     start: Since = None,
     end: Until = None,
     baseline_from: Annotated[str | None, Query()] = None,
