@@ -12,8 +12,10 @@ seals, signs and chains the report into the archive, and returns it for the hand
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from functions.coldstart import per_container
 from functions.domain.audit import Window
@@ -29,12 +31,13 @@ from functions.domain.monitoring import (
     validation_tally,
     violation_lines,
 )
-from functions.domain.reports import attribution_report, fairness_report_of
+from functions.domain.reports import FairnessReport, attribution_report, fairness_report_of
 from functions.domain.review_backlog import Backlog
 from functions.domain.review_reports import ReviewTally, review_report
 from functions.report_sources import ReportSources, report_sources
 from functions.review_sla_metrics import publish_review_backlog
 from functions.schemas.manifest import ModelManifest
+from functions.schemas.monitor import Thresholds
 from functions.schemas.settings import audit_settings
 from functions.stores import aws_clients
 from functions.stores.model_registry import ModelRegistry, source_from_uri
@@ -60,7 +63,8 @@ class MonitoringService:
         groups: list[GroupStatus] = []
         favourable = manifest.favourable_outcome
         if manifest.kind == "decision" and favourable is not None:
-            cases = list(self.sources.review_cases(window, manifest.id)) if thresholds.max_overturn_ratio else []
+            judge_reviews = thresholds.max_overturn_ratio is not None or thresholds.max_appeal_ratio is not None
+            cases = list(self.sources.review_cases(window, manifest.id)) if judge_reviews else []
             for attributes in [[a] for a in monitor.protected_attributes] + [list(p) for p in monitor.intersections]:
                 tally, _ = self.sources.fairness(window, manifest.id, attributes, favourable=favourable)
                 report = fairness_report_of(
@@ -69,14 +73,7 @@ class MonitoringService:
                 found, statuses = fairness_checks(report, thresholds)
                 checks += found
                 groups += statuses
-                if thresholds.max_overturn_ratio is not None:
-                    reviews = ReviewTally(attributes)
-                    for case, decision in cases:
-                        reviews.add(case, decision)
-                    summary = review_report(
-                        reviews, model_id=manifest.id, window=window.as_dict(), min_group_size=thresholds.min_group_size
-                    )
-                    checks.append(review_check(summary, thresholds.max_overturn_ratio))
+                checks += _review_checks(cases, attributes, tally.totals, report, thresholds)
         current, _ = self.sources.attributions(window, manifest.id)
         if monitor.baseline.window is not None:
             span = Window(monitor.baseline.window.start, monitor.baseline.window.end)
@@ -122,6 +119,28 @@ class MonitoringService:
         if self.open_reviews is None:
             return []
         return publish_review_backlog(self.open_reviews.open_items(), self.manifests.manifests(), now)
+
+
+def _review_checks(
+    cases: Sequence[tuple[dict[str, Any], dict[str, Any] | None]],
+    attributes: list[str],
+    decisions: Mapping[str, int],
+    fairness: FairnessReport,
+    thresholds: Thresholds,
+) -> list[Check]:
+    """Human review by group: overturn and appeal ratios of the window's review cases (and its decisions)."""
+    tally = ReviewTally(attributes)
+    for case, decision in cases:
+        tally.add(case, decision)
+    reviews = review_report(
+        tally, model_id=fairness.model_id, window=fairness.window, min_group_size=thresholds.min_group_size,
+        decisions=decisions,
+    )  # fmt: skip
+    limits: dict[Literal["overturn_ratio", "appeal_ratio"], float | None] = {
+        "overturn_ratio": thresholds.max_overturn_ratio,
+        "appeal_ratio": thresholds.max_appeal_ratio,
+    }
+    return [review_check(reviews, check, limit) for check, limit in limits.items() if limit is not None]
 
 
 @per_container

@@ -50,7 +50,7 @@ class GroupStatus(_Frozen):
 class Check(_Frozen):
     check: Literal[
         "impact_ratio", "parity_difference", "attribution_ndcg", "attribution_rank_correlation", "outcome_psi",
-        "disclosure_coverage", "overturn_ratio",
+        "disclosure_coverage", "overturn_ratio", "appeal_ratio",
     ]  # fmt: skip
     subject: str = Field(description="The protected attribute(s) checked, or 'model'.")
     status: Status
@@ -278,20 +278,22 @@ def drift_checks(
     return checks
 
 
-def review_check(report: ReviewReport, threshold: float) -> Check:
-    """People overturn one group's decisions more often than all's: only groups with enough resolved cases judged."""
-    judged = [g for g in report.groups if g.overturn_ratio is not None and g.group != UNKNOWN_GROUP]
-    violating = [str(_label(g.group)) for g in judged if (g.overturn_ratio or 0) >= threshold]
+def review_check(report: ReviewReport, check: Literal["overturn_ratio", "appeal_ratio"], threshold: float) -> Check:
+    """One group's decisions overturned (or appealed) more often than all's; only groups with enough cases judged."""
+    ratio_of = {"overturn_ratio": lambda g: g.overturn_ratio, "appeal_ratio": lambda g: g.appeal_ratio}[check]
+    judged = [g for g in report.groups if ratio_of(g) is not None and g.group != UNKNOWN_GROUP]
+    violating = [str(_label(g.group)) for g in judged if ratio_of(g) >= threshold]
+    what = "resolved review cases" if check == "overturn_ratio" else "decisions, and as many cases in the window"
     return Check(
-        check="overturn_ratio",
+        check=check,
         subject=" | ".join(report.attributes),
         status="not_enough_data" if not judged else "violated" if violating else "ok",
-        value=max(g.overturn_ratio or 0 for g in judged) if judged else None,
+        value=max(ratio_of(g) for g in judged) if judged else None,
         threshold=threshold,
         violating_groups=violating,
-        detail=f"no group with {report.min_group_size} resolved review cases"
+        detail=f"no group with {report.min_group_size} {what}"
         if not judged
-        else "highest overturn rate of a group over the rate of all resolved review cases",
+        else f"highest {check.replace('_', ' ')} of a group against all (human review)",
     )
 
 
@@ -309,6 +311,6 @@ def violation_lines(checks: Sequence[Check]) -> list[str]:
             continue
         named = f" ({', '.join(c.violating_groups)})" if c.violating_groups else ""
         bound = "<" if c.check in {"impact_ratio", "attribution_ndcg", "attribution_rank_correlation",
-                                   "disclosure_coverage"} else ">=" if c.check == "overturn_ratio" else ">"  # fmt: skip
+                                   "disclosure_coverage"} else ">=" if c.check.endswith("_ratio") else ">"  # fmt: skip
         lines.append(f"{c.check} of {c.subject}{named}: {c.value:.3f} {bound} {c.threshold}")
     return lines

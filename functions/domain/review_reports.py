@@ -9,6 +9,8 @@ policy referrals) filed in a window, joined with their decisions' segments and m
 - `overturn_ratio`: a group's overturn rate over the rate of all resolved cases; a group is
   flagged at `FLAG_RATIO` (1.25, the four-fifths rule turned round: 1 / 0.8) or more;
 - groups with fewer than `min_group_size` resolved cases get counts but no rate or flag;
+- given the window's decisions per group, the appeal rate (cases / decisions) and its ratio to all
+  decisions' rate, for groups with `min_group_size` decisions once the window has as many cases;
 - a case whose decision no longer carries the attribute (erased, or never given) counts as `unknown`.
 """
 
@@ -38,6 +40,9 @@ class ReviewGroup(BaseModel):
     overturn_ratio: float | None = Field(description="This group's overturn rate over all resolved cases' rate.")
     flagged: bool
     median_days_to_verdict: float | None
+    decisions: int | None = Field(default=None, description="The group's decisions made in the window.")
+    appeal_rate: float | None = Field(default=None, description="cases / decisions; None when either is too few.")
+    appeal_ratio: float | None = Field(default=None, description="This group's appeal rate over all decisions'.")
 
 
 class ReviewReport(BaseModel):
@@ -113,11 +118,35 @@ def _group(name: str, counts: _Counts, overall_rate: float | None, min_group_siz
     )
 
 
-def review_report(tally: ReviewTally, *, model_id: str, window: dict[str, str], min_group_size: int) -> ReviewReport:
+def _with_appeal_rates(
+    groups: list[ReviewGroup], decisions: Mapping[str, int], cases: int, min_group_size: int
+) -> list[ReviewGroup]:
+    total = sum(decisions.values())
+    overall = cases / total if total and cases >= min_group_size else None
+    rated = []
+    for group in groups:
+        count = decisions.get(group.group)
+        rate = group.cases / count if overall is not None and count and count >= min_group_size else None
+        ratio = rate / overall if rate is not None and overall else None
+        rated.append(group.model_copy(update={"decisions": count, "appeal_rate": rate, "appeal_ratio": ratio}))
+    return rated
+
+
+def review_report(
+    tally: ReviewTally,
+    *,
+    model_id: str,
+    window: dict[str, str],
+    min_group_size: int,
+    decisions: Mapping[str, int] | None = None,
+) -> ReviewReport:
+    """`decisions`: the window's decisions per group (the fairness tally's), for appeal rates; None: none given."""
     resolved = tally.everyone.upheld + tally.everyone.overturned
     overall_rate = tally.everyone.overturned / resolved if resolved else None
     overall = _group("all", tally.everyone, overall_rate, 1)
     groups = [_group(n, c, overall_rate, min_group_size) for n, c in sorted(tally.groups.items())]
+    if decisions is not None:
+        groups = _with_appeal_rates(groups, decisions, tally.everyone.cases, min_group_size)
     groups.sort(key=lambda g: (g.overturn_ratio is None, -(g.overturn_ratio or 0), g.group))
     versions = [_group(n, c, overall_rate, min_group_size) for n, c in sorted(tally.versions.items())]
     return ReviewReport(
@@ -136,5 +165,6 @@ def review_report(tally: ReviewTally, *, model_id: str, window: dict[str, str], 
             "overturn_ratio": "a group's overturn rate / the overturn rate of every resolved case in the window",
             "flag": f"overturn_ratio >= {FLAG_RATIO} (1 / 0.8) with at least min_group_size resolved cases",
             "unknown": "the decision carries no value for the attribute (erased, restricted or never given)",
+            "appeal_rate": "cases filed in the window / the group's decisions made in the window (decision models)",
         },
     )

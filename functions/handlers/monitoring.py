@@ -29,6 +29,7 @@ _MEASURES = {
     "outcome_psi": "OutcomePSI",
     "disclosure_coverage": "DisclosureCoverage",
     "overturn_ratio": "OverturnRatio",
+    "appeal_ratio": "AppealRatio",
 }
 
 

@@ -90,6 +90,11 @@ class Thresholds(_Strict):
         description="Human review: a group's overturn rate over all resolved cases' rate, at or above this: violated"
         " (groups need min_group_size resolved cases; GET /v1/reports/reviews).",
     )
+    max_appeal_ratio: Annotated[float, Field(gt=1)] | None = Field(
+        default=1.25,
+        description="A group's appeal rate (review cases per decision) over all decisions' rate, at or above this:"
+        " violated (groups need min_group_size decisions, the window as many cases).",
+    )
     min_records: Annotated[int, Field(gt=0)] = Field(
         default=100, description="Fewer records in the window (or the baseline): drift checks say not enough data."
     )

@@ -65,6 +65,7 @@ def test_bundled_traffic_trips_the_age_band_monitor_not_the_gender_control(api, 
     assert checks["disclosure_coverage", "model"]["status"] == "ok"
     # Human review: a handful of resolved appeals at most, far from 30 per group: never a false alarm.
     assert checks["overturn_ratio", "age_band"]["status"] == "not_enough_data"
+    assert checks["appeal_ratio", "gender"]["status"] == "not_enough_data"
     assert any("65+" in line and "age_band" in line for line in report["violations"])
     assert not any("gender" in line for line in report["violations"])
     groups = {(g["attributes"], g["group"]): g for g in report["groups"]}

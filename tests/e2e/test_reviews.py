@@ -304,6 +304,7 @@ def test_auditors_see_overturn_rates_by_group_and_model_version(api):
     assert (groups["65+"]["overturned"], groups["65+"]["overturn_rate"], groups["65+"]["overturn_ratio"]) == (3, 1, 2)
     assert groups["25-44"]["upheld"] == 3 and groups["25-44"]["overturn_rate"] == 0
     assert report["flagged_groups"] == ["65+"]
+    assert (groups["65+"]["decisions"], groups["65+"]["appeal_rate"], groups["65+"]["appeal_ratio"]) == (3, 1, 1)
     (version,) = report["by_model_version"]
     assert version["resolved"] == 6 and version["overturn_rate"] == 0.5
     assert report["overall"]["median_days_to_verdict"] >= 0

@@ -232,14 +232,17 @@ def reviews(
     min_group_size: MinGroupSize = None,
 ) -> ReviewReport:
     settings = audit_settings()
-    manifests_registry().manifest(model_id)  # 404 for an unknown model
+    manifest = manifests_registry().manifest(model_id)  # 404 for an unknown model
     window = parse_window(start, end, max_days=settings.max_window_days, now=_now())
-    tally = ReviewTally([attribute, *([attribute2] if attribute2 else [])])
-    for case, decision in report_sources().review_cases(window, model_id):
+    attributes = [attribute, *([attribute2] if attribute2 else [])]
+    sources, tally = report_sources(), ReviewTally(attributes)
+    for case, decision in sources.review_cases(window, model_id):
         tally.add(case, decision)
-    return review_report(
-        tally, model_id=model_id, window=window.as_dict(), min_group_size=min_group_size or settings.min_group_size
-    )
+    decisions = None
+    if manifest.kind == "decision" and manifest.favourable_outcome is not None:  # the groups' decisions, for rates
+        decisions = sources.fairness(window, model_id, attributes, favourable=manifest.favourable_outcome)[0].totals
+    minimum = min_group_size or settings.min_group_size
+    return review_report(tally, model_id=model_id, window=window.as_dict(), min_group_size=minimum, decisions=decisions)
 
 
 @router.get(

@@ -48,8 +48,27 @@ def test_the_monitor_judges_overturn_ratios_only_where_groups_have_enough_resolv
     for _ in range(3):
         tally.add(case("overturned", resolved="2026-11-02T10:00:00.000Z"), decision("65+"))
         tally.add(case("upheld", resolved="2026-11-02T10:00:00.000Z"), decision("18-24"))
-    check = review_check(review_report(tally, model_id="m", window={}, min_group_size=3), 1.25)
+    check = review_check(review_report(tally, model_id="m", window={}, min_group_size=3), "overturn_ratio", 1.25)
     assert (check.status, check.violating_groups, check.value) == ("violated", ["65+"], pytest.approx(2))
     assert violation_lines([check]) == ["overturn_ratio of age_band (65+): 2.000 >= 1.25"]
-    quiet = review_check(review_report(tally, model_id="m", window={}, min_group_size=4), 1.25)
+    quiet = review_check(review_report(tally, model_id="m", window={}, min_group_size=4), "overturn_ratio", 1.25)
     assert quiet.status == "not_enough_data" and quiet.violating_groups == [] and quiet.value is None
+
+
+def test_appeal_rates_need_enough_decisions_per_group_and_enough_cases_in_all():
+    from functions.domain.monitoring import review_check
+
+    tally = ReviewTally(["age_band"])
+    for _ in range(4):
+        tally.add(case("received"), decision("65+"))
+    tally.add(case("received"), decision("18-24"))
+    decisions = {"65+": 20, "18-24": 30}  # 4 cases in 20 decisions against 1 in 30: 5 in 50 overall
+    report = review_report(tally, model_id="m", window={}, min_group_size=5, decisions=decisions)
+    groups = {g.group: g for g in report.groups}
+    assert groups["65+"].appeal_rate == pytest.approx(0.2) and groups["65+"].appeal_ratio == pytest.approx(2)
+    assert groups["18-24"].decisions == 30 and groups["18-24"].appeal_ratio == pytest.approx(1 / 3)
+    check = review_check(report, "appeal_ratio", 1.25)
+    assert (check.status, check.violating_groups) == ("violated", ["65+"])
+    few = review_report(tally, model_id="m", window={}, min_group_size=6, decisions=decisions)  # 5 cases < 6
+    assert all(g.appeal_rate is None for g in few.groups)
+    assert review_check(few, "appeal_ratio", 1.25).status == "not_enough_data"
