@@ -296,7 +296,7 @@ def test_no_one_can_delete_or_disable_the_keys_records_depend_on(cfn: dict[str, 
 
 def test_resource_policies_allow_only_named_services(cfn: dict[str, Any]) -> None:
     policies = {**_of_type(cfn, "AWS::S3::BucketPolicy"), **_of_type(cfn, "AWS::SQS::QueuePolicy")}
-    assert len(policies) == 7  # the monitoring job's failure queue has one too
+    assert len(policies) == 8  # the monitoring job's failure queue and the review notifications have one too
     for name, policy in policies.items():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement["Effect"] == "Deny":
@@ -388,7 +388,7 @@ def test_symmetric_keys_rotate(cfn: dict[str, Any]) -> None:
 
 def test_functions_are_traced_bounded_and_encrypted(cfn: dict[str, Any]) -> None:
     functions = _of_type(cfn, "AWS::Lambda::Function")
-    assert len(functions) == 10
+    assert len(functions) == 11
     for name, function in functions.items():
         props = function["Properties"]
         assert props["TracingConfig"] == {"Mode": "Active"}, name
@@ -571,10 +571,9 @@ def test_throttles_of_every_function_are_alarmed(cfn: dict[str, Any]) -> None:
 def test_queue_depth_and_integrity_failures_are_alarmed(cfn: dict[str, Any]) -> None:
     alarms = list(_alarms(cfn).values())
     for queue in _of_type(cfn, "AWS::SQS::Queue"):
-        # Dead-letter ends alarm on any message; the work queue on its oldest job's age (jobs are normal there).
-        metric = (
-            "ApproximateAgeOfOldestMessage" if queue == "ExplanationQueue" else "ApproximateNumberOfMessagesVisible"
-        )
+        # Dead-letter ends alarm on any message; the work queues on their oldest message's age (jobs are normal there).
+        work_queues = ("ExplanationQueue", "ReviewNotificationQueue")
+        metric = "ApproximateAgeOfOldestMessage" if queue in work_queues else "ApproximateNumberOfMessagesVisible"
         assert any(
             a.get("MetricName") == metric
             and a["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
