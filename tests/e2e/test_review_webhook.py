@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from functions.stores import aws_clients
 from tests.e2e.conftest import Client
 from tests.e2e.customer import decided
+from tests.e2e.test_storage_failure import failing
 from tests.support import fresh_container
 
 SECRET = "whsec-local-test-key-0123456789abcdef"
@@ -58,16 +60,23 @@ def waited(condition: Callable[[], Any], timeout_s: float = 60) -> Any:
     return found
 
 
+@pytest.fixture(scope="module")
+def secret_arn(api: Client) -> str:
+    """ReviewWebhookSecretArn: one secret, as one deployment names one."""
+    return str(api.aws("secretsmanager").create_secret(Name="candor/review-webhook", SecretString=SECRET)["ARN"])
+
+
 @pytest.fixture
-def webhook(api: Client, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
+def webhook(api: Client, secret_arn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
     """The stack as deployed with ReviewWebhookUrl and ReviewWebhookSecretArn set (locally: the same variables)."""
     server = Webhook()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    sqs = api.aws("sqs")
-    secret_arn = api.aws("secretsmanager").create_secret(
-        Name=f"candor/review-webhook-{time.time_ns()}", SecretString=SECRET
-    )["ARN"]
+    # The template's 180 s visibility timeout, shortened on the local queue so that retries come at once. Set
+    # before anything is queued, and left so: a receive already waiting when it changes keeps the old timeout.
+    api.aws("sqs").set_queue_attributes(
+        QueueUrl=queue_url(api, "candor-reviewnotificationqueue"), Attributes={"VisibilityTimeout": "0"}
+    )
     monkeypatch.setenv("CANDOR_REVIEW_NOTIFICATION_QUEUE_URL", queue_url(api, "candor-reviewnotificationqueue"))
     monkeypatch.setenv("CANDOR_REVIEW_WEBHOOK_URL", server.url)
     monkeypatch.setenv("CANDOR_REVIEW_WEBHOOK_SECRET_ARN", secret_arn)
@@ -77,9 +86,6 @@ def webhook(api: Client, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
     server.server_close()
     monkeypatch.undo()
     fresh_container()
-    sqs.set_queue_attributes(
-        QueueUrl=queue_url(api, "candor-reviewnotificationqueue"), Attributes={"VisibilityTimeout": "180"}
-    )
 
 
 def queue_url(api: Client, name: str) -> str:
@@ -136,10 +142,6 @@ def test_a_resolved_review_is_posted_to_the_webhook_signed(api: Client, webhook:
 def test_a_webhook_answering_500_gets_retries_then_the_dead_letter_queue(api: Client, webhook: Webhook) -> None:
     webhook.status = 500
     sqs = api.aws("sqs")
-    # The template's 180 s visibility timeout, shortened on the local queue so that the retries come at once.
-    sqs.set_queue_attributes(
-        QueueUrl=queue_url(api, "candor-reviewnotificationqueue"), Attributes={"VisibilityTimeout": "0"}
-    )
     decision_id = resolved_case(api, "demo-refund-1")["review"]["decision_id"]
     dead_letters = queue_url(api, "candor-reviewnotificationdeadletterqueue")
 
@@ -151,14 +153,9 @@ def test_a_webhook_answering_500_gets_retries_then_the_dead_letter_queue(api: Cl
     assert len(posts_for(webhook, decision_id)) == 5  # maxReceiveCount: each receipt posted once, all refused
 
 
-def test_a_notification_that_cannot_be_queued_leaves_the_review_standing(
-    api: Client, webhook: Webhook, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(
-        "CANDOR_REVIEW_NOTIFICATION_QUEUE_URL", queue_url(api, "candor-reviewnotificationqueue") + "-gone"
-    )
-    fresh_container()
-    sealed = resolved_case(api, "demo-refund-2")  # 201: the sealed review is stored
+def test_a_notification_that_cannot_be_queued_leaves_the_review_standing(api: Client, webhook: Webhook) -> None:
+    with failing(aws_clients.sqs(), "SendMessage"):  # SQS unreachable for the review function's own client
+        sealed = resolved_case(api, "demo-refund-2")  # 201 all the same: the sealed review is stored
     decision_id = sealed["review"]["decision_id"]
     case = api.call("GET", f"/v1/reviews/{decision_id}", role="reviewer").json()
     assert case["appeal"]["status"] == "overturned"
