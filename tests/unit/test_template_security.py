@@ -649,3 +649,30 @@ def test_the_rollup_function_reads_both_streams_with_retries_bisection_and_an_al
     }  # fmt: skip
     writes = next(s for s in statements if s["Sid"] == "CountOnce")
     assert writes["Resource"] == {"Fn::GetAtt": ["RollupsTable", "Arn"]}
+
+
+def test_the_review_webhook_is_off_by_default_and_fed_by_an_encrypted_queue(cfn: dict[str, Any]) -> None:
+    resources = cfn["Resources"]
+    (mapping,) = (
+        m
+        for m in _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": "ReviewWebhookFunction"}
+    )
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["ReviewNotificationQueue", "Arn"]}
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    webhook = resources["ReviewWebhookFunction"]["Properties"]
+    queue = resources["ReviewNotificationQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * webhook["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ReviewNotificationDeadLetterQueue", "Arn"]}
+    for name in ("ReviewNotificationQueue", "ReviewNotificationDeadLetterQueue"):
+        assert resources[name]["Properties"]["KmsMasterKeyId"] == {"Ref": "OperationsKey"}, name
+    # Off unless the operator names a URL: the review function then gets no queue to send to.
+    variables = resources["ReviewFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["CANDOR_REVIEW_NOTIFICATION_QUEUE_URL"] == {
+        "Fn::If": ["HasReviewWebhook", {"Ref": "ReviewNotificationQueue"}, ""]
+    }
+    assert cfn["Parameters"]["ReviewWebhookUrl"]["Default"] == ""
+    # The signing secret is readable by the webhook function only, and only once it is named.
+    secret_policy = resources["ReviewWebhookSecretPolicy"]
+    assert secret_policy["Condition"] == "HasReviewWebhookSecret"
+    assert secret_policy["Properties"]["Roles"] == [{"Ref": "ReviewWebhookFunctionRole"}]
