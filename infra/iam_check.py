@@ -87,6 +87,7 @@ def remote_parameters(requests: Iterable[Request], template_arns: set[str]) -> d
     """Every optional parameter filled as docs/deploy.md says, with the remote resources the calls reached."""
     models: set[str] = set()
     secrets: set[str] = set()
+    webhook_secrets: set[str] = set()
     folders: set[tuple[str, str]] = set()  # (bucket, prefix) of model folders read from a bucket of the deployer's
     for request in requests:
         if request.action == "s3:GetObject" and request.resource.split("/", 1)[0] not in template_arns:
@@ -96,12 +97,16 @@ def remote_parameters(requests: Iterable[Request], template_arns: set[str]) -> d
             models.add(request.resource)
         elif request.action == "lambda:InvokeFunction":
             models.add(":".join(request.resource.split(":")[:7]))  # the function's ARN, without a qualifier
+        elif request.action == "secretsmanager:GetSecretValue" and request.function == "ReviewWebhookFunction":
+            webhook_secrets.add(request.resource)  # ReviewWebhookSecretArn, the webhook's own parameter
         elif request.action in {"secretsmanager:GetSecretValue", "ssm:GetParameter"} and (
             request.resource not in template_arns
         ):
             secrets.add(request.resource)
     if len(folders) > 1:
         raise ValueError(f"model folders read from more than one bucket or prefix: {sorted(folders)}")
+    if len(webhook_secrets) > 1:
+        raise ValueError(f"the review webhook read more than one secret: {sorted(webhook_secrets)}")
     bucket, prefix = next(iter(folders), ("", "models"))
     return {
         "ModelsBucket": bucket,
@@ -109,6 +114,8 @@ def remote_parameters(requests: Iterable[Request], template_arns: set[str]) -> d
         "RemoteModelArns": ",".join(sorted(models)),
         "RemoteModelSecretArns": ",".join(sorted(secrets)),
         "RemoteModelSecretsKeyArn": REMOTE_SECRETS_KEY,
+        "ReviewWebhookUrl": "https://hooks.example.com/candor" if webhook_secrets else "",
+        "ReviewWebhookSecretArn": next(iter(webhook_secrets), ""),
     }
 
 
@@ -218,7 +225,7 @@ def check(entries: Iterable[Mapping[str, Any]]) -> Report:
     parameters = remote_parameters(recorded, template_arns)
     remote = DeployedPolicies.for_parameters(parameters)
     # Under the defaults: what touches only the stack's own resources (no remote model, secret or models bucket).
-    remote_secrets = set(parameters["RemoteModelSecretArns"].split(","))
+    remote_secrets = {*parameters["RemoteModelSecretArns"].split(","), parameters["ReviewWebhookSecretArn"]} - {""}
     everywhere = [
         r
         for r in recorded

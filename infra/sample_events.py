@@ -248,6 +248,7 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
             now=_EVENT_TIME,
         )
     events["explanation-job.json"] = _explanation_job()
+    events["review-notification.json"] = _review_notification()
     events["integrity-schedule.json"] = _integrity_schedule()
     events["monitoring-schedule.json"] = schedule_event("candor-monitoring-hourly", _EVENT_TIME)
     events["records-stream.json"] = _records_stream()
@@ -300,6 +301,29 @@ def _explanation_job() -> dict[str, Any]:
         "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1785722400000"},
     }
     return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:candor-explanations")
+
+
+def _review_notification() -> dict[str, Any]:
+    """What the review webhook function gets from its queue: one resolved review to post."""
+    body = json.dumps(
+        {
+            "event": "review.resolved",
+            "decision_id": "01KB0000000000000000000000",
+            "verdict": "overturned",
+            "outcome_in_force": "approve",
+            "resolved_at": "2026-08-03T06:00:00.000Z",
+            "review_sha256": "0" * 64,
+        },
+        separators=(",", ":"),
+    )
+    message = {
+        "MessageId": "7c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e",
+        "ReceiptHandle": "evt-review-notification",
+        "Body": body,
+        "MD5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum of the body
+        "Attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1785736800000"},
+    }
+    return sqs_event([message], f"arn:aws:sqs:{REGION}:123456789012:candor-reviewnotificationqueue")
 
 
 def schedule_event(rule: str, time: datetime) -> dict[str, Any]:

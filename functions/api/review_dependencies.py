@@ -13,6 +13,7 @@ from functions.schemas.manifest import ModelManifest
 from functions.schemas.settings import ReviewSettings, review_settings
 from functions.stores import aws_clients
 from functions.stores.record_store import AwsRecordStore
+from functions.stores.review_notifications import SqsReviewNotifications
 from functions.stores.review_store import AwsReviewStore
 
 
@@ -24,6 +25,7 @@ class ReviewServices:
     notices: NoticeCatalogue
     operator: OperatorProfile
     pseudonym_key: bytes
+    notifications: SqsReviewNotifications | None = None  # None: the operator configured no webhook
 
     def reviewer(self, principal: str) -> str:
         return reviewer_pseudonym(principal, self.pseudonym_key)
@@ -51,4 +53,9 @@ def review_services() -> ReviewServices:
         notices=notices(),
         operator=operator_profile(settings),
         pseudonym_key=purpose_key(master_key(settings.subject_key, settings.subject_key_secret), REVIEWER_PSEUDONYM),
+        notifications=(
+            SqsReviewNotifications(settings.review_notification_queue_url, aws_clients.sqs())
+            if settings.review_notification_queue_url
+            else None
+        ),
     )

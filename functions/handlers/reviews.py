@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.app import build_app, json_bodies_only, limit_body_size
@@ -11,6 +11,7 @@ from functions.tracing import handler_tracer
 
 logger = Logger()
 tracer = handler_tracer()
+metrics = Metrics()  # ReviewNotificationsNotQueued (functions/api/routes/reviews.py)
 app = build_app(reviews.router, review_pages.router)
 
 
@@ -21,6 +22,7 @@ def _json_routes(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
 
 @limit_body_size
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)  # responses carry records: keep them out of traces
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The case page's form posts form-encoded bodies; every other route takes JSON only (415 otherwise).

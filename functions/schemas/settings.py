@@ -200,6 +200,9 @@ class ReviewSettings(RecordSettings):
     appeals_table: str
     review_claim_minutes: int = Field(default=60, gt=0, description="How long a claim holds before it expires.")
     review_queue_days: int = Field(default=90, gt=0, le=366, description="How far back the queue looks by default.")
+    review_notification_queue_url: str = Field(
+        default="", description="Queue of the operator's webhook notifications; empty: no webhook (off)."
+    )
 
 
 class AuditSettings(RecordSettings):
@@ -314,6 +317,21 @@ def customer_settings() -> CustomerSettings:
 @per_container
 def review_settings() -> ReviewSettings:
     return ReviewSettings()  # required fields come from the environment
+
+
+class ReviewWebhookSettings(BaseSettings):
+    """The webhook function: where to post resolved reviews, and the secret that signs them."""
+
+    model_config = SettingsConfigDict(env_prefix="CANDOR_", frozen=True, extra="ignore", defer_build=True)
+
+    review_webhook_url: str = Field(default="", description="The operator's HTTPS endpoint; empty: off.")
+    review_webhook_secret_arn: str = Field(default="", description="Secrets Manager secret holding the HMAC key.")
+    review_webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=20)
+
+
+@per_container
+def review_webhook_settings() -> ReviewWebhookSettings:
+    return ReviewWebhookSettings()
 
 
 @per_container

@@ -8,7 +8,7 @@ import pytest
 
 from infra import template as tpl
 from infra.invocation import running
-from tests.support import lambda_context
+from tests.support import fresh_container, lambda_context
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -55,6 +55,7 @@ def test_every_event_file_is_covered():
     assert {p.name for p in EVENTS.glob("*.json")} == {
         *EXPECTED,
         "explanation-job.json",
+        "review-notification.json",
         "integrity-schedule.json",
         "monitoring-schedule.json",
         "records-stream.json",
@@ -68,6 +69,21 @@ def test_the_explanation_job_event_through_the_worker(aws_env):
     event = json.loads((EVENTS / "explanation-job.json").read_text())
     response = lambda_handler(event, lambda_context("explanation-worker", timeout_s=300))
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+
+def test_the_review_notification_event_through_the_webhook_function(aws_env, monkeypatch):
+    """With the webhook unreachable the notification is reported as failed, so SQS delivers it again later."""
+    from functions.handlers.review_webhook import lambda_handler
+
+    arn = boto3.client("secretsmanager").create_secret(Name="candor/review-webhook", SecretString="k")["ARN"]
+    monkeypatch.setenv("CANDOR_REVIEW_WEBHOOK_URL", "http://127.0.0.1:9/nobody-listens")
+    monkeypatch.setenv("CANDOR_REVIEW_WEBHOOK_SECRET_ARN", arn)
+    fresh_container()
+    event = json.loads((EVENTS / "review-notification.json").read_text())
+    # Outside `running`: not recorded for the IAM check, whose deployment names one webhook secret (the e2e test's).
+    response = lambda_handler(event, lambda_context("ReviewWebhookFunction"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    fresh_container()
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

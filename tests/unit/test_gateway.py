@@ -326,6 +326,7 @@ def test_every_route_has_a_sample_event() -> None:
     events = {name: e for name, e in sample_events().items() if "httpMethod" in e}  # the rest: queue, schedule, stream
     assert set(sample_events()) - set(events) == {
         "explanation-job.json",
+        "review-notification.json",
         "integrity-schedule.json",
         "monitoring-schedule.json",
         "records-stream.json",

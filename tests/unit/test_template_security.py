@@ -296,7 +296,7 @@ def test_no_one_can_delete_or_disable_the_keys_records_depend_on(cfn: dict[str, 
 
 def test_resource_policies_allow_only_named_services(cfn: dict[str, Any]) -> None:
     policies = {**_of_type(cfn, "AWS::S3::BucketPolicy"), **_of_type(cfn, "AWS::SQS::QueuePolicy")}
-    assert len(policies) == 7  # the monitoring job's failure queue has one too
+    assert len(policies) == 8  # the monitoring job's failure queue and the review notifications have one too
     for name, policy in policies.items():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement["Effect"] == "Deny":
@@ -388,7 +388,7 @@ def test_symmetric_keys_rotate(cfn: dict[str, Any]) -> None:
 
 def test_functions_are_traced_bounded_and_encrypted(cfn: dict[str, Any]) -> None:
     functions = _of_type(cfn, "AWS::Lambda::Function")
-    assert len(functions) == 10
+    assert len(functions) == 11
     for name, function in functions.items():
         props = function["Properties"]
         assert props["TracingConfig"] == {"Mode": "Active"}, name
@@ -571,10 +571,9 @@ def test_throttles_of_every_function_are_alarmed(cfn: dict[str, Any]) -> None:
 def test_queue_depth_and_integrity_failures_are_alarmed(cfn: dict[str, Any]) -> None:
     alarms = list(_alarms(cfn).values())
     for queue in _of_type(cfn, "AWS::SQS::Queue"):
-        # Dead-letter ends alarm on any message; the work queue on its oldest job's age (jobs are normal there).
-        metric = (
-            "ApproximateAgeOfOldestMessage" if queue == "ExplanationQueue" else "ApproximateNumberOfMessagesVisible"
-        )
+        # Dead-letter ends alarm on any message; the work queues on their oldest message's age (jobs are normal there).
+        work_queues = ("ExplanationQueue", "ReviewNotificationQueue")
+        metric = "ApproximateAgeOfOldestMessage" if queue in work_queues else "ApproximateNumberOfMessagesVisible"
         assert any(
             a.get("MetricName") == metric
             and a["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
@@ -650,3 +649,30 @@ def test_the_rollup_function_reads_both_streams_with_retries_bisection_and_an_al
     }  # fmt: skip
     writes = next(s for s in statements if s["Sid"] == "CountOnce")
     assert writes["Resource"] == {"Fn::GetAtt": ["RollupsTable", "Arn"]}
+
+
+def test_the_review_webhook_is_off_by_default_and_fed_by_an_encrypted_queue(cfn: dict[str, Any]) -> None:
+    resources = cfn["Resources"]
+    (mapping,) = (
+        m
+        for m in _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": "ReviewWebhookFunction"}
+    )
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["ReviewNotificationQueue", "Arn"]}
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    webhook = resources["ReviewWebhookFunction"]["Properties"]
+    queue = resources["ReviewNotificationQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * webhook["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ReviewNotificationDeadLetterQueue", "Arn"]}
+    for name in ("ReviewNotificationQueue", "ReviewNotificationDeadLetterQueue"):
+        assert resources[name]["Properties"]["KmsMasterKeyId"] == {"Ref": "OperationsKey"}, name
+    # Off unless the operator names a URL: the review function then gets no queue to send to.
+    variables = resources["ReviewFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["CANDOR_REVIEW_NOTIFICATION_QUEUE_URL"] == {
+        "Fn::If": ["HasReviewWebhook", {"Ref": "ReviewNotificationQueue"}, ""]
+    }
+    assert cfn["Parameters"]["ReviewWebhookUrl"]["Default"] == ""
+    # The signing secret is readable by the webhook function only, and only once it is named.
+    secret_policy = resources["ReviewWebhookSecretPolicy"]
+    assert secret_policy["Condition"] == "HasReviewWebhookSecret"
+    assert secret_policy["Properties"]["Roles"] == [{"Ref": "ReviewWebhookFunctionRole"}]

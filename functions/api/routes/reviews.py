@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Annotated, Literal
 
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.api.auth import IAM_AUTH, Role, requires
 from functions.api.errors import AUTH_ERRORS, HttpError, documented
@@ -16,7 +18,7 @@ from functions.api.review_dependencies import ReviewServices, review_services
 from functions.domain import review as rules
 from functions.domain.completion_seal import current_explanation
 from functions.domain.customer_view import customer_view
-from functions.domain.errors import UnknownRecord
+from functions.domain.errors import DependencyUnavailable, UnknownRecord
 from functions.domain.seal import verify
 from functions.schemas.customer import OPEN_STATUSES, AppealStatus, StoredAppeal
 from functions.schemas.review import (
@@ -31,6 +33,8 @@ from functions.schemas.review import (
 from functions.stores.record_store import StoredRecord
 
 router = Router()
+logger = Logger()
+metrics = Metrics()
 
 DecisionId = Annotated[str, Path(max_length=64)]
 _CASE_ERRORS = AUTH_ERRORS | documented(
@@ -184,7 +188,27 @@ def resolve_case(services: ReviewServices, decision_id: str, request: ResolveReq
     labels = [label.name for label in services.manifest(appeal.model_id).labels]
     sealed = rules.build_review(appeal, stored.record, request, labels=labels, reviewer=reviewer, now=_now())
     services.reviews.resolve(appeal, sealed)
+    notify(services, sealed)
     return sealed
+
+
+def notify(services: ReviewServices, sealed: SealedReview) -> None:
+    """Queue the operator's webhook notification, if one is configured.
+
+    The review is sealed and stored by now, and it stands: a notification that cannot be queued is
+    logged and counted (ReviewNotificationsNotQueued), never a reason to answer 503 for a verdict
+    that was recorded, nor to undo it. The customer's page shows the verdict either way.
+    """
+    if services.notifications is None:
+        return
+    try:
+        services.notifications.enqueue(sealed)
+    except DependencyUnavailable as error:
+        logger.error(
+            "review notification not queued; the review stands",
+            extra={"decision_id": sealed.review.decision_id, "error": str(error)[:300]},
+        )
+        metrics.add_metric(name="ReviewNotificationsNotQueued", unit=MetricUnit.Count, value=1)
 
 
 @router.post(
