@@ -95,6 +95,9 @@ class CapturingStore:
     def put(self, record: Any) -> None:
         self.records.append(record)
 
+    def refer(self, referral: Any) -> None:
+        """The ReferralQueue too: a decision the review policy refers is a record like any other here."""
+
 
 def decided_records(n: int, env: dict[str, str]) -> list[Any]:
     """`n` distinct refund-decision requests through the real `decide()`; their sealed records."""
@@ -109,7 +112,7 @@ def decided_records(n: int, env: dict[str, str]) -> list[Any]:
     with environment(env):
         forget_everything()
         try:
-            services = dataclasses.replace(decision_dependencies.decision_services(), records=store)
+            services = dataclasses.replace(decision_dependencies.decision_services(), records=store, referrals=store)
             for i, sample in enumerate(refund_requests(n, seed=505)):
                 request = DecisionRequest(
                     request_id=f"scale-{i}",

@@ -56,6 +56,22 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
 
 
 @pytest.fixture
+def digests_undone(api):
+    """The shared stack as it was: the digests a test writes (here, early: it pretends to be an hour later) are
+    deleted after it, so that records made later in this hour are not found in a window digested without them."""
+    s3, bucket = api.aws("s3"), api.stack.env["CANDOR_ARCHIVE_BUCKET"]
+
+    def keys() -> set[str]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="digests/")
+        return {item["Key"] for page in pages for item in page.get("Contents", [])}
+
+    before = keys()
+    yield
+    for key in keys() - before:  # moto keeps no Object Lock: a test may undo what AWS would keep
+        s3.delete_object(Bucket=bucket, Key=key)
+
+
+@pytest.fixture
 def dynamodb_calls() -> Iterator[list[str]]:
     """The DynamoDB operations the functions' own client makes during a test."""
     from functions.stores import aws_clients

@@ -15,6 +15,7 @@ from functions.stores.record_store import personal_key
 from infra import cli
 from infra.invocation import running
 from infra.synthetic import refund_requests, ticket_messages
+from tests.e2e.cli_output import printed
 
 pytestmark = pytest.mark.e2e
 
@@ -237,15 +238,6 @@ def remembered(api, key: str) -> bool:
     return "Item" in api.aws("dynamodb").get_item(TableName=table, Key={"id": {"S": key}})
 
 
-def printed(out: str) -> str:
-    """The CLI's output without the log and metric lines the stack's functions print meanwhile.
-
-    Powertools prints metrics (EMF) to whatever sys.stdout is at the time: under capsys, the
-    capture, not the local stack's per-function logs (infra/function_logs.py).
-    """
-    return "\n".join(line for line in out.splitlines() if not line.startswith(('{"_aws"', '{"level"')))
-
-
 def test_the_cli_queries_exports_and_reports(api, traffic, capsys):
     base = ["audit", "--api", api.stack.api_url, "--token", api.stack.tokens["auditor"]]
     window = ["--from", traffic["from"], "--to", traffic["to"]]
@@ -263,7 +255,7 @@ def test_the_cli_queries_exports_and_reports(api, traffic, capsys):
         cli.main([*base, "query", "--model", "refund-decision", "--from", "2026-02-01", "--to", "2026-01-01"])
 
 
-def test_integrity_verification_over_http_catches_an_altered_record(api, traffic, monkeypatch):
+def test_integrity_verification_over_http_catches_an_altered_record(api, traffic, monkeypatch, digests_undone):
     from functions.api.routes import audit as audit_routes
     from functions.integrity_service import integrity_service
     from functions.schemas.record import Envelope
@@ -285,13 +277,13 @@ def test_integrity_verification_over_http_catches_an_altered_record(api, traffic
     key = archive_key(Envelope.model_validate(stored["record"]["envelope"]))
     forged = {"envelope": {**stored["record"]["envelope"], "outcome": {**stored["record"]["envelope"]["outcome"],
               "label": "approve"}}, "content_sha256": stored["record"]["content_sha256"]}  # fmt: skip
-    api.aws("s3").put_object(
-        Bucket=api.stack.env["CANDOR_ARCHIVE_BUCKET"],
-        Key=key,
-        Body=json.dumps(forged).encode(),
-        ChecksumAlgorithm="SHA256",
-    )
-    report = audit(api, "/v1/integrity/verify", **window).json()
+    bucket = api.stack.env["CANDOR_ARCHIVE_BUCKET"]
+    original = api.aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    api.aws("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(forged).encode(), ChecksumAlgorithm="SHA256")
+    try:
+        report = audit(api, "/v1/integrity/verify", **window).json()
+    finally:  # the shared stack as it was, for the tests after this one
+        api.aws("s3").put_object(Bucket=bucket, Key=key, Body=original, ChecksumAlgorithm="SHA256")
     assert report["ok"] is False
     assert item["decision_id"] in json.dumps(report["altered"])
     assert audit(api, "/v1/integrity/verify", **{"from": "2026-01-01", "to": "2026-03-01"}).status_code == 422

@@ -8,7 +8,6 @@ with its own role; its reports are read back over the audit API and the CLI.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 from infra import cli
 from infra.synthetic import refund_requests
 from infra.template import load_template
+from tests.e2e.cli_output import printed_json
 from tests.e2e.report_traffic import report_traffic
 
 MORE = 200  # more of the bundled traffic: 240 requests alone leave the 65+ ratio near the line by chance
@@ -136,7 +136,7 @@ def test_the_cli_shows_the_monitor(api, first_run, capsys):
     base = ["audit", "--api", api.stack.api_url, "--token", api.stack.tokens["auditor"]]
     assert cli.main([*base, "monitor", "--model", "refund-decision", "--limit", "2"]) == 0
     out, err = capsys.readouterr()
-    assert json.loads(out)["latest"]["model_id"] == "refund-decision"
+    assert printed_json(out)["latest"]["model_id"] == "refund-decision"
     assert "refund-decision: violated" in err
     assert "impact_ratio of age_band (65+)" in err
 
