@@ -23,7 +23,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from infra.cli.client import PAGE, Api
+from infra.cli.client import PAGE, Api, add_api_arguments
 
 CSV_FIELDS = ["decision_id", "decided_at", "model_id", "model_version", "outcome", "score", "adverse", "notice_id",
               "locale", "method", "retention_class", "erasure_status", "content_sha256"]  # fmt: skip
@@ -125,16 +125,7 @@ def add_parser(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     """Register `candor audit` and its commands on the top-level parser's subcommands."""
     audit = areas.add_parser("audit", help="query, report on, verify, export and erase records")
     audit.set_defaults(run=run)
-    audit.add_argument(
-        "--api",
-        default=os.environ.get("CANDOR_API_URL", "http://127.0.0.1:3000"),
-        help="the API's base URL (env CANDOR_API_URL; default: the local stack)",
-    )
-    audit.add_argument(
-        "--token",
-        default=os.environ.get("CANDOR_AUDITOR_TOKEN"),
-        help="bearer token for the local stack (env CANDOR_AUDITOR_TOKEN); without one, requests are SigV4-signed",
-    )
+    add_api_arguments(audit, "CANDOR_AUDITOR_TOKEN")
     commands = audit.add_subparsers(dest="command", required=True)
 
     def command(name: str, text: str, *, window: bool = True) -> argparse.ArgumentParser:

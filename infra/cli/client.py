@@ -7,6 +7,8 @@ plan's API key when one is given; against the local stack, a bearer token is sen
 
 from __future__ import annotations
 
+import argparse
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 from urllib.parse import urlencode, urlparse
@@ -14,6 +16,20 @@ from urllib.parse import urlencode, urlparse
 import requests
 
 PAGE = 200
+
+
+def add_api_arguments(parser: argparse.ArgumentParser, token_env: str) -> None:
+    """`--api` and `--token` of a command family; the token defaults to `token_env` (its role's local token)."""
+    parser.add_argument(
+        "--api",
+        default=os.environ.get("CANDOR_API_URL", "http://127.0.0.1:3000"),
+        help="the API's base URL (env CANDOR_API_URL; default: the local stack)",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(token_env),
+        help=f"bearer token for the local stack (env {token_env}); without one, requests are SigV4-signed",
+    )
 
 
 def api_region(url: str) -> str | None:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
-from infra.cli.client import Api
+from infra.cli.client import Api, add_api_arguments
 
 
 def _print(data: Any) -> None:
@@ -38,16 +37,7 @@ def add_parser(areas: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     """Register `candor review` and its commands on the top-level parser's subcommands."""
     review = areas.add_parser("review", help="the review queue: list, show, claim and resolve appeals")
     review.set_defaults(run=run)
-    review.add_argument(
-        "--api",
-        default=os.environ.get("CANDOR_API_URL", "http://127.0.0.1:3000"),
-        help="the API's base URL (env CANDOR_API_URL; default: the local stack)",
-    )
-    review.add_argument(
-        "--token",
-        default=os.environ.get("CANDOR_REVIEWER_TOKEN"),
-        help="bearer token for the local stack (env CANDOR_REVIEWER_TOKEN); without one, requests are SigV4-signed",
-    )
+    add_api_arguments(review, "CANDOR_REVIEWER_TOKEN")
     commands = review.add_subparsers(dest="command", required=True)
 
     listing = commands.add_parser("list", help="a model's queue, oldest first (default: open cases)")

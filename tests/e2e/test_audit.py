@@ -25,7 +25,7 @@ SUBJECTS = [f"audit-subject-{n}" for n in range(8)]
 @pytest.fixture(scope="module")
 def traffic(api):
     """Decisions of both models from this module only (the window starts now)."""
-    start = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    start = (datetime.now(UTC) - timedelta(milliseconds=1)).isoformat()  # decided_at's rounding, no more
     refunds = refund_requests(240, seed=21)
     for n, request in enumerate(refunds):
         body = {
@@ -39,7 +39,7 @@ def traffic(api):
     for n, (text, _, _) in enumerate(ticket_messages(16, seed=21)):
         body = {"request_id": f"audit-ticket-{n}", "subject_id": SUBJECTS[n % 2], "inputs": {"text": text}}
         assert api.decide("ticket-router", body).status_code == 200
-    end = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    end = (datetime.now(UTC) + timedelta(milliseconds=1)).isoformat()
     return {"from": start, "to": end, "refunds": len(refunds)}
 
 
