@@ -140,8 +140,8 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
         )
 
     @app.exception_handler(IdempotencyPersistenceLayerError)
-    def _idempotency_store(_: IdempotencyPersistenceLayerError) -> Response[str]:
-        logger.warning("idempotency store unavailable")
+    def _idempotency_store(error: IdempotencyPersistenceLayerError) -> Response[str]:
+        logger.warning("idempotency store unavailable", extra={"cause": repr(error.__cause__)[:300]})
         return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "dependency_unavailable", "storage is unavailable; retry")
 
     @app.not_found

@@ -41,8 +41,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         extra={
             "sequence_number": sequence_number,
             "error": type(batch.error).__name__,
-            "detail": str(batch.error)[:300],
+            "detail": _detail(batch.error),
         },
     )
     metrics.add_metric(name="RollupRecordsFailed", unit=MetricUnit.Count, value=len(records) - len(batch.outcomes))
     return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}
+
+
+def _detail(error: Exception) -> str:
+    """The error's message, or for a cancelled transaction which of its actions failed and why (codes only)."""
+    reasons = getattr(error, "response", {}).get("CancellationReasons") or []
+    failed = [f"{n}: {r.get('Code')}" for n, r in enumerate(reasons) if r.get("Code") not in (None, "None")]
+    return ("cancelled at " + ", ".join(failed)) if failed else str(error)[:300]

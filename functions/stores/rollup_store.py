@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 _deserializer = TypeDeserializer()
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit on TransactWriteItems actions
+# Counters one ADD may name. DynamoDB refuses an expression over 4 KB (about 300 "#a1 :v1" clauses);
+# a text model's words make a batch name thousands. (moto's parser already overflows near 200.)
+MAX_ADDS_PER_UPDATE = 150
 CONFLICT_RETRIES = 4  # concurrent shards adding to the same hour item: try again before failing the record
 
 
@@ -161,16 +164,22 @@ def _reason(error: Exception) -> str:
 def _pack(pending: Sequence[Contribution]) -> list[Contribution]:
     """The longest run from the start whose markers and summed rollup items fit one transaction."""
     group: list[Contribution] = []
-    keys: set[RollupKey] = set()
+    names: dict[RollupKey, set[str]] = {}
     markers: set[RollupKey] = set()
     for contribution in pending:
-        more = keys | contribution.increments.keys()
-        if len(group) + 1 + len(more) > MAX_TRANSACTION_ITEMS or contribution.marker in markers:
-            break  # a marker twice in one transaction is refused: the second waits for the next one
+        more = {key: names.get(key, set()) | increments.keys() for key, increments in contribution.increments.items()}
+        keys = names.keys() | more.keys()
+        if (
+            len(group) + 1 + len(keys) > MAX_TRANSACTION_ITEMS
+            or any(len(counters) > MAX_ADDS_PER_UPDATE for counters in more.values())
+            or contribution.marker in markers  # a marker twice in one transaction is refused
+        ):
+            break  # the rest waits for the next transaction
         group.append(contribution)
-        keys, markers = more, markers | {contribution.marker}
+        names.update(more)
+        markers.add(contribution.marker)
     if not group:
-        raise ContributionTooLarge(f"{len(pending[0].increments)} rollup items for one record")
+        raise ContributionTooLarge(f"{len(pending[0].increments)} rollup items for one record, or too many counters")
     return group
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,6 +13,7 @@ import requests
 
 from infra.drifted_model import write_drifted_model
 from infra.local_stack import LocalStack
+from infra.template import REPO_ROOT
 from tests.support import fresh_container
 
 
@@ -42,6 +44,32 @@ class Client:
         listing = self.aws("s3").get_paginator("list_objects_v2")
         objects = listing.paginate(Bucket=self.stack.env["CANDOR_ARCHIVE_BUCKET"], Prefix="records/")
         return sum(page["Count"] for page in pages), sum(page.get("KeyCount", 0) for page in objects)
+
+
+FUNCTION_LOGS = REPO_ROOT / ".local-stack" / "logs"  # LocalStack.logs_dir: what each function printed
+_log_sizes: dict[Path, int] = {}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _log_sizes.clear()
+    _log_sizes.update({path: path.stat().st_size for path in FUNCTION_LOGS.glob("*.log")})
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report shows the warnings and errors the functions logged while it ran (as CI keeps no logs)."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for path in sorted(FUNCTION_LOGS.glob("*.log")):
+            with path.open("rb") as log:
+                log.seek(_log_sizes.get(path, 0))
+                lines = log.read().decode(errors="replace").splitlines()
+            problems = [line for line in lines if '"level":"WARNING"' in line or '"level":"ERROR"' in line]
+            if problems:
+                report.sections.append((f"{path.stem}: warnings and errors", "\n".join(problems[-20:])))
+    return report
 
 
 @pytest.fixture(scope="package")

@@ -29,7 +29,7 @@ FEATURES = ("amount", "tenure", "channel", "history")
 NOW = datetime(2026, 12, 30, tzinfo=UTC)  # long after: every hour of the test is settled
 
 
-def _record(serial: int, rng: random.Random):
+def _record(serial: int, rng: random.Random, features: tuple[str, ...] = FEATURES):
     personal = sample_personal().model_copy(
         update={
             "segments": {"age_band": AGES[serial % 4], "gender": "fm"[(serial // 4) % 2]} if serial % 9 else {},
@@ -39,7 +39,7 @@ def _record(serial: int, rng: random.Random):
     base = sample_envelope(personal)
     moment = START + timedelta(minutes=37 * serial)
     outcome = "approve" if rng.random() < (0.35 if serial % 4 == 3 else 0.7) else "deny"
-    contributions = [RecordedContribution(feature=f, attribution=rng.uniform(-2, 2)) for f in FEATURES]
+    contributions = [RecordedContribution(feature=f, attribution=rng.uniform(-2, 2)) for f in features]
     envelope = base.model_copy(
         update={
             "decision_id": f"01JF{serial:022d}",
@@ -173,6 +173,27 @@ def test_a_batch_is_summed_into_few_transactions_and_its_redelivered_part_counts
     assert len(transactions) < len(records) / 5  # the hour and day items, summed, not one ADD per record
     report, streamed, _ = _fairness(["age_band"])
     assert report.model_dump() == streamed.model_dump()
+
+
+def test_a_text_models_words_are_summed_in_updates_within_dynamodbs_expression_limit(aws_env):
+    # A text model's attributions are its words: a batch of messages names far more counters than one ADD may hold.
+    rng = random.Random(5)
+    store = record_store(aws_env, aws_clients.dynamodb(), aws_clients.s3())
+    records = [_record(n, rng, tuple(f"word{20 * n + i}" for i in range(20))) for n in range(100)]
+    for record in records:
+        store.put(record)
+    expressions: list[str] = []
+
+    def keep(params, **_):
+        expressions.extend(a["Update"]["UpdateExpression"] for a in params["TransactItems"] if "Update" in a)
+
+    rollup_service().store.dynamodb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", keep)
+    _feed(aws_env["CANDOR_RECORDS_TABLE"])
+    assert expressions and max(len(e) for e in expressions) <= 4096  # DynamoDB's limit on an expression
+    rolled, _ = report_sources().attributions(
+        Window(START, START + timedelta(days=5)), "ticket-router", now=NOW
+    )  # every hour settled: all of it from the rollups
+    assert rolled.records == len(records) and len(rolled.means()) == 20 * len(records)
 
 
 def test_a_batch_stops_at_the_record_that_fails_and_keeps_what_was_counted(stored, aws_env):
