@@ -45,14 +45,14 @@ template-security: $(CHECKOV_STAMP)  ## checkov over template.yaml: zero failed 
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
 # The IAM policy evaluator (tests/test_iam_check.py): @cloud-copilot/iam-simulate from npm, the version
-# pinned in infra/iam-simulator/package-lock.json, run with the machine's node (20 or later).
-IAM_SIMULATOR_STAMP := infra/iam-simulator/node_modules/.installed-$(shell cat infra/iam-simulator/package-lock.json | sha256sum | cut -c1-16)
-$(IAM_SIMULATOR_STAMP): infra/iam-simulator/package-lock.json
+# pinned in infra/iam/simulator/package-lock.json, run with the machine's node (20 or later).
+IAM_SIMULATOR_STAMP := infra/iam/simulator/node_modules/.installed-$(shell cat infra/iam/simulator/package-lock.json | sha256sum | cut -c1-16)
+$(IAM_SIMULATOR_STAMP): infra/iam/simulator/package-lock.json
 	command -v node >/dev/null || { echo "node 20 or later is needed for the IAM check" >&2; exit 1; }
-	cd infra/iam-simulator && npm ci --no-audit --no-fund --loglevel=error
-	rm -f infra/iam-simulator/node_modules/.installed-* && touch $@
+	cd infra/iam/simulator && npm ci --no-audit --no-fund --loglevel=error
+	rm -f infra/iam/simulator/node_modules/.installed-* && touch $@
 
-iam-simulator: $(IAM_SIMULATOR_STAMP)  ## install the IAM policy evaluator (npm ci in infra/iam-simulator)
+iam-simulator: $(IAM_SIMULATOR_STAMP)  ## install the IAM policy evaluator (npm ci in infra/iam/simulator)
 
 test: lint typecheck cfn-lint template-security browser iam-simulator  ## the whole gate: lint, types, template, all test tiers
 	$(BIN)/pytest
@@ -74,10 +74,10 @@ demo: install  ## start the local stack, run a scripted chatbot conversation, sh
 	$(BIN)/python -m infra.demo
 
 serve: install  ## keep the local stack up: API on PORT (3000), moto on AWS_PORT (4566); MODELS=dir[,dir] adds your models; INSTANCES=n per function
-	$(if $(MODELS),CANDOR_MODELS_URI=$(MODELS)) $(if $(INSTANCES),CANDOR_LOCAL_INSTANCES=$(INSTANCES)) $(BIN)/python -m infra.local_stack serve
+	$(if $(MODELS),CANDOR_MODELS_URI=$(MODELS)) $(if $(INSTANCES),CANDOR_LOCAL_INSTANCES=$(INSTANCES)) $(BIN)/python -m infra.local.stack serve
 
 train: install  ## retrain the bundled models from seeded synthetic data
-	$(BIN)/python -m infra.train_models
+	$(BIN)/python -m infra.training.train_models
 
 openapi: install  ## regenerate docs/openapi.json and docs/openapi-customer.json from the code
 	$(BIN)/python -m infra.openapi docs
@@ -94,7 +94,7 @@ lock: install  ## re-resolve requirements/*.lock from pyproject.toml
 	$(BIN)/uv pip compile requirements/image.in --generate-hashes --python-version 3.11 --python-platform linux -o requirements/image.lock -q
 
 clean:  ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output infra/iam-simulator/node_modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output infra/iam/simulator/node_modules
 
 # The zips' Python, compiled once at build time after the copied __pycache__ are gone: Lambda's
 # /var/task is read-only, so without .pyc every cold start compiles everything it imports (the

@@ -1,7 +1,7 @@
 """Tokenizer and bag-of-words vectorizer shared by model training and runtime explanation.
 
 The same code turns a customer message into model inputs when the ticket router is
-trained (`infra.train_models`) and when a live message is explained, so a word's SHAP
+trained (`infra.training.train_models`) and when a live message is explained, so a word's SHAP
 value can be pointed back at the exact characters of the original message.
 
 Rules (mirrored in the artifact's `tokenizer` block: lowercase, fold_accents,

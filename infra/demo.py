@@ -22,9 +22,9 @@ import boto3
 import requests
 
 from functions.stores.record_store import personal_key
-from infra.drifted_model import MODEL_ID, write_drifted_model
-from infra.local_stack import LocalStack
-from infra.synthetic import refund_requests
+from infra.local.stack import LocalStack
+from infra.training.drifted_model import MODEL_ID, write_drifted_model
+from infra.training.synthetic import refund_requests
 
 CONVERSATION: list[tuple[str, dict[str, Any]]] = [
     (
@@ -116,7 +116,7 @@ CONVERSATION: list[tuple[str, dict[str, Any]]] = [
     ),
 ]
 
-# The same models as customers usually run them: behind an HTTPS endpoint (infra/remote_models.py).
+# The same models as customers usually run them: behind an HTTPS endpoint (infra/local/remote_models.py).
 REMOTE_CONVERSATION: list[tuple[str, dict[str, Any]]] = [
     (
         "router-remote",
@@ -181,7 +181,7 @@ def _completed(http: requests.Session, api: str, auditor: dict[str, str], decisi
 
 
 BUNDLED_TRAFFIC = 200  # refund requests of the bundled synthetic traffic (seed 7: its age bands as trained)
-VERSION_2_TRAFFIC = 120  # the same kind of requests to refund-decision-v2 (infra/drifted_model.py)
+VERSION_2_TRAFFIC = 120  # the same kind of requests to refund-decision-v2 (infra/training/drifted_model.py)
 
 
 def _decide_all(http: requests.Session, api: str, chatbot: dict[str, str], model_id: str, bodies: list[Any]) -> bool:

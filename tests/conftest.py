@@ -1,7 +1,7 @@
 """Session-wide: every AWS call a function makes in any test is recorded for the IAM check.
 
-`infra/aws_calls.py` hooks every botocore client; calls made while a function runs
-(`infra.invocation.running`: the local gateway, the SQS poller, tests that call function code)
+`infra/iam/aws_calls.py` hooks every botocore client; calls made while a function runs
+(`infra.local.invocation.running`: the local gateway, the SQS poller, tests that call function code)
 are appended to `test-output/aws-calls.jsonl`, started afresh each session. `tests/test_iam_check.py`
 runs last and evaluates them against the template's policies.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import aws_calls
+from infra.iam import aws_calls
 from infra.template import REPO_ROOT
 
 RECORDING = REPO_ROOT / "test-output" / "aws-calls.jsonl"

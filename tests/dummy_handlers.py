@@ -69,8 +69,8 @@ def instance_probe(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Sleep `?sleep=` seconds, print a log line, and say which instance ran it and what it saw there."""
     import time
 
-    from infra import s3_semantics
-    from infra.invocation import current_function
+    from infra.local import s3_semantics
+    from infra.local.invocation import current_function
 
     global INVOCATIONS
     INVOCATIONS += 1

@@ -12,7 +12,7 @@ from functions.domain.ports import ModelRun, ModelRuntime, Prediction
 from functions.schemas.api import FeatureValue
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
 from functions.stores.record_store import AwsRecordStore
-from infra.gateway import LambdaContext
+from infra.local.gateway import LambdaContext
 
 
 def fresh_container() -> None:
@@ -43,7 +43,7 @@ def erase(env: dict[str, str], decision_id: str, at: str = "2026-11-28T09:00:00Z
     then mark the index item, with the functions' own clients and as that function."""
     from functions.stores import aws_clients
     from functions.stores.record_store import AwsErasureStore
-    from infra.invocation import running
+    from infra.local.invocation import running
 
     places = record_store(env, aws_clients.dynamodb(), aws_clients.s3())
     with running("PrivacyFunction"):

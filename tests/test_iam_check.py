@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from infra import aws_calls, iam_check
-from infra.deployed_policies import ACCOUNT_ID, REGION, DeployedPolicies, arn_of
-from infra.on_behalf import Request
+from infra.iam import aws_calls
+from infra.iam import check as iam_check
+from infra.iam.deployed_policies import ACCOUNT_ID, REGION, DeployedPolicies, arn_of
+from infra.iam.on_behalf import Request
 from tests.conftest import RECORDING, WHOLE_SUITE, recording
 
 # Granted but unused by the tests, each for a reason: (policy, action, part of the resource) -> why.
@@ -34,7 +35,7 @@ ACCEPTED_UNUSED = {
     # function to need it records the read (and the key's Decrypt), and the others reuse it.
     ("PrivacyFunctionRole/privacy", "secretsmanager:GetSecretValue", ":secret:"): "one cache for all functions locally",
     ("PrivacyFunctionRole/privacy", "kms:Decrypt", "key/RecordsKey"): "the subject key's Decrypt, cached as above",
-    # DynamoDB uses the rollups table's and the streams' key for the caller; infra/on_behalf.py does not
+    # DynamoDB uses the rollups table's and the streams' key for the caller; infra/iam/on_behalf.py does not
     # derive DynamoDB's own KMS calls yet (docs/security.md, limits).
     ("RollupFunctionRole/rollups", "kms:", "key/RecordsKey"): "DynamoDB's use of the table key, not derived",
     # The reviewer reads a deferred explanation's completion like the customer page does; the review tests'
@@ -77,7 +78,7 @@ def report(request: pytest.FixtureRequest) -> iam_check.Report:
 
 
 def test_every_call_is_allowed_by_the_deployed_policies(report: iam_check.Report) -> None:
-    assert not report.unmapped, "calls infra/iam_requests.py cannot map to IAM yet:\n" + "\n".join(
+    assert not report.unmapped, "calls infra/iam/actions.py cannot map to IAM yet:\n" + "\n".join(
         f"{r.function} {r.action}" for r in report.unmapped
     )
     assert not report.denied, f"{len(report.denied)} denied:\n" + "\n".join(d.line() for d in report.denied)

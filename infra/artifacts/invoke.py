@@ -24,7 +24,7 @@ from typing import Any
 
 from infra import template as tpl
 from infra.artifacts import Artifact
-from infra.local_aws import ACCOUNT_ID, REGION
+from infra.local.aws import ACCOUNT_ID, REGION
 
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"
 

@@ -1,6 +1,6 @@
 """Figure 4: black-box explanation of the bundled refund-decision model, served over HTTPS on 127.0.0.1.
 
-The model (LightGBM, 12 features) runs behind `infra.model_server` and Candor reaches it
+The model (LightGBM, 12 features) runs behind `infra.local.model_server` and Candor reaches it
 only through the https_endpoint adapter (`functions.adapters.remote`). Candor's side is
 `BlackBoxRuntime` (permutation SHAP, record/replay, budget 2000 rows, 10 sampled
 background rows, `max_batch_rows` 2000), and again on Clarify's own game (one baseline
@@ -67,7 +67,7 @@ def _manifest(
     background_size: int = BACKGROUND_SIZE,
     method: str = "permutation_shap",
 ) -> Any:
-    from infra.model_server import remote_manifest
+    from infra.local.model_server import remote_manifest
 
     manifest = remote_manifest("refund-decision", adapter)
     explainer = {
@@ -88,7 +88,7 @@ def run(quick: bool) -> Figure:
     )
     n_rows = 3 if quick else 20
     from functions.adapters.remote import remote_model
-    from infra.model_server import ModelServer, refund_decision_predict
+    from infra.local.model_server import ModelServer, refund_decision_predict
 
     with ModelServer(refund_decision_predict(), output_key="score") as server:
         manifest = _manifest(_adapter(server))
@@ -103,7 +103,7 @@ def run(quick: bool) -> Figure:
         from infra.bench import black_box_artifact  # the same endpoint, explained from its pinned model file
 
         artifact_rows = black_box_artifact.rows(server, _adapter(server), n_rows)
-    transport = "HTTPS adapter -> infra.model_server on 127.0.0.1"
+    transport = "HTTPS adapter -> infra.local.model_server on 127.0.0.1"
     _rows(figure, result, transport, n_rows)
     figure.rows += artifact_rows
     figure.details = {k: v for k, v in result.items() if not k.endswith("_s")}
@@ -118,7 +118,7 @@ def _workload(manifest: Any, n_rows: int) -> tuple[Any, list[dict[str, Any]], li
 
     from functions.adapters.in_process import encode_row
     from functions.schemas.settings import BUNDLED_MODELS
-    from infra.synthetic import refund_requests
+    from infra.training.synthetic import refund_requests
 
     folder = BUNDLED_MODELS / "refund-decision"
     booster = lightgbm.Booster(model_file=str(folder / "model.txt"))

@@ -1,6 +1,6 @@
 """Figure 4's remote-with-artifact rows: the same HTTPS endpoint, its decisions explained from the pinned model file.
 
-The endpoint (refund-decision's LightGBM behind `infra.model_server`) decides; the manifest pins
+The endpoint (refund-decision's LightGBM behind `infra.local.model_server`) decides; the manifest pins
 `model.txt`, so the explanation is exact TreeSHAP in-process (functions/adapters/remote_exact.py):
 one endpoint call per decision instead of a decision plus a batch. Error is against shap's own
 C++ path-dependent TreeSHAP of that file.
@@ -23,8 +23,8 @@ def rows(server: Any, adapter: dict[str, Any], n_rows: int) -> list[Row]:
     from functions.adapters.loader import load_model
     from functions.domain.seal import sha256_hex
     from functions.schemas.settings import BUNDLED_MODELS
-    from infra.model_server import remote_manifest
-    from infra.synthetic import refund_requests
+    from infra.local.model_server import remote_manifest
+    from infra.training.synthetic import refund_requests
 
     folder = BUNDLED_MODELS / "refund-decision"
     model = (folder / "model.txt").read_bytes()

@@ -202,7 +202,7 @@ def import_breakdown(code: str, top: int = 12, env: dict[str, str] | None = None
 
 def run(quick: bool) -> Figure:
     from infra.bench.reports_scale import moto_process
-    from infra.local_aws import provision
+    from infra.local.aws import provision
 
     figure = Figure(
         3,

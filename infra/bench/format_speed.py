@@ -73,7 +73,7 @@ def compare(model_id: str, n_rows: int) -> dict[str, Any]:
     from functions.adapters.in_process import encode_row, load_runtime
     from functions.schemas.settings import BUNDLED_MODELS
     from functions.stores.model_registry import FolderSource, ModelRegistry
-    from infra.synthetic import refund_requests
+    from infra.training.synthetic import refund_requests
 
     runtime: Any = ModelRegistry(FolderSource(BUNDLED_MODELS), load_runtime).runtime(model_id)
     requests = [r["inputs"] for r in refund_requests(n_rows, seed=606)]

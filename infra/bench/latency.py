@@ -1,7 +1,7 @@
 """Figure 9: the latency a chat turn gets from Candor under a model of AWS's latency.
 
 The decisions handler itself (`functions.handlers.decisions.lambda_handler`), its stores on
-moto's in-process `mock_aws` with the template's resources (`infra.local_aws.provision`), and
+moto's in-process `mock_aws` with the template's resources (`infra.local.aws.provision`), and
 every boto3 client slowed by `infra.bench.latency_model.injected_latency`: per call, a latency
 drawn from `infra/bench/aws_latency.py` (seeded). Per decision the call timeline gives the
 sequential round trips; each round trip's time here (moto's work, the sleeps' overrun) is
@@ -77,7 +77,7 @@ def latency_handler() -> Iterator[tuple[Callable[..., Any], Any, Timeline, Any]]
     from moto import mock_aws
 
     from functions.coldstart import forget_everything
-    from infra.local_aws import DUMMY_CREDENTIALS, REGION, provision
+    from infra.local.aws import DUMMY_CREDENTIALS, REGION, provision
 
     base = {**DUMMY_CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
     powertools = {name: value for name, value in ENV.items() if name != "CANDOR_SUBJECT_KEY"}  # the secret, as deployed

@@ -2,7 +2,7 @@
 
 The handler is `functions.handlers.decisions.lambda_handler` itself, given the API Gateway
 events of `events/` (a fresh request_id per call, so every call decides and seals) and an
-`infra.gateway.LambdaContext`. Its two stores are in memory (`infra.bench.inmemory`),
+`infra.local.gateway.LambdaContext`. Its two stores are in memory (`infra.bench.inmemory`),
 injected through the cached factories of `functions/api/routes/decisions.py`, built the
 way its composition root builds them. The bare call is `runtime.predict` + `runtime.explain` of the same
 runtime; "model alone" is the prediction without SHAP.
@@ -118,7 +118,7 @@ def in_memory_handler() -> Iterator[tuple[Callable[..., Any], Any]]:
 
 def event_stream(name: str, prefix: str) -> Callable[[], tuple[dict[str, Any], Any]]:
     """Each call: the event `events/<name>` with a new request_id, and a fresh Lambda context."""
-    from infra.gateway import LambdaContext
+    from infra.local.gateway import LambdaContext
 
     template = json.loads((EVENTS / name).read_text(encoding="utf-8"))
     body = json.loads(template["body"])

@@ -232,7 +232,7 @@ def decided(distinct: int) -> list[Any]:
     from functions.schemas.api import DecisionRequest
     from infra.bench.middleware import bench_environment, environment
     from infra.bench.reports_scale import CapturingStore
-    from infra.synthetic import refund_requests, ticket_messages
+    from infra.training.synthetic import refund_requests, ticket_messages
 
     store = CapturingStore()
     requests: list[tuple[str, dict[str, Any]]] = [

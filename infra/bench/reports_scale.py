@@ -6,7 +6,7 @@ hundred distinct `refund-decision` requests into a capturing store; copies of th
 records, each with a fresh decision id, timestamp and salt, are re-sealed with
 `functions.domain.seal` (`personal_digest`, `seal`) and written with
 `functions.stores.record_store.AwsRecordStore.put` (archive object, personal object, index
-item) into a moto server (`infra.local_aws`, the local stack's AWS), spread over four days.
+item) into a moto server (`infra.local.aws`, the local stack's AWS), spread over four days.
 moto runs in a child process, so that the report's memory (tracemalloc) and CPU here are
 the audit function's alone.
 
@@ -52,7 +52,7 @@ GOAL_MB = 300.0
 EVENTS = REPO / "events"
 _MOTO_CHILD = (
     "import sys\n"
-    "from infra.local_aws import start_moto\n"
+    "from infra.local.aws import start_moto\n"
     "endpoint = start_moto()\n"
     "print(endpoint.url, flush=True)\n"
     "sys.stdin.read()\n"  # serve until the parent closes our stdin
@@ -62,7 +62,7 @@ _MOTO_CHILD = (
 
 @contextlib.contextmanager
 def moto_process() -> Iterator[str]:
-    """A moto server (`infra.local_aws.start_moto`) in a child process; yields its URL."""
+    """A moto server (`infra.local.aws.start_moto`) in a child process; yields its URL."""
     child = subprocess.Popen(  # noqa: S603  # our own interpreter on our own code
         [sys.executable, "-c", _MOTO_CHILD],
         cwd=REPO,
@@ -106,7 +106,7 @@ def decided_records(n: int, env: dict[str, str]) -> list[Any]:
     from functions.api import decision_dependencies
     from functions.domain.decide import decide
     from functions.schemas.api import DecisionRequest
-    from infra.synthetic import refund_requests
+    from infra.training.synthetic import refund_requests
 
     store = CapturingStore()
     with environment(env):
@@ -228,7 +228,7 @@ class AuditFunction:
     """The audit Lambda handler in this process, pointed at the moto server, with its Query calls clocked."""
 
     def __init__(self, env: dict[str, str], window: tuple[str, str]) -> None:
-        from infra.gateway import LambdaContext
+        from infra.local.gateway import LambdaContext
 
         self.env, self.window = env, window
         self.clock = QueryClock()
@@ -401,7 +401,7 @@ def _rows(figure: Figure, prefix: str, result: dict[str, Any], query_note: str, 
 
 
 def run(quick: bool) -> Figure:
-    from infra.local_aws import provision
+    from infra.local.aws import provision
 
     moto_size, sizes, distinct, runs = (150, (1000, 5000), 30, 1) if quick else (2000, (10_000, 100_000), 400, 3)
     figure = Figure(

@@ -138,7 +138,7 @@ def run(quick: bool) -> Figure:
 
 def add_rows(figure: Figure, quick: bool) -> bool:
     """Measure the rollup path at 100k and 10M records; add its rows; whether the 1 s goal was met."""
-    from infra.local_aws import provision
+    from infra.local.aws import provision
 
     sizes, runs = ((10_000, 1_000_000), 1) if quick else ((100_000, 10_000_000), 5)
     first_day = (datetime.now(UTC) - timedelta(days=DAYS + 2)).replace(hour=0, minute=0, second=0, microsecond=0)

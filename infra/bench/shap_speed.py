@@ -41,7 +41,7 @@ def refund_case(n_rows: int) -> Case:
     from functions.adapters.in_process import load_runtime
     from functions.schemas.settings import BUNDLED_MODELS
     from functions.stores.model_registry import FolderSource, ModelRegistry
-    from infra.synthetic import refund_requests
+    from infra.training.synthetic import refund_requests
 
     runtime: Any = ModelRegistry(FolderSource(BUNDLED_MODELS), load_runtime).runtime("refund-decision")
     rows = np.array([runtime.encode(r["inputs"]) for r in refund_requests(n_rows, seed=606)])

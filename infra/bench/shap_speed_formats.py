@@ -76,7 +76,7 @@ def _shap_reference(runtime: Any, inputs: list[dict[str, Any]]) -> np.ndarray:
 def compare(model_id: str, n_rows: int) -> dict[str, Any]:
     import shap
 
-    from infra.synthetic import refund_requests
+    from infra.training.synthetic import refund_requests
 
     runtime = _runtime(model_id)
     inputs = [r["inputs"] for r in refund_requests(n_rows, seed=606)]

@@ -1,6 +1,6 @@
 """Figure 6: local-stack throughput, decisions/s over HTTP vs moto's own ceiling for the same writes.
 
-Candor: `infra.local_stack.LocalStack` (handlers behind the local gateway, records in moto),
+Candor: `infra.local.stack.LocalStack` (handlers behind the local gateway, records in moto),
 several client threads posting `ticket-router` decisions with fresh request_ids. Ceiling:
 the same threads calling the same moto server with boto3, per decision the writes Candor
 makes (idempotency PutItem, S3 PutObject of the record and of a personal part, then one
@@ -38,7 +38,7 @@ def _in_threads(pool: ThreadPoolExecutor, work: Callable[[int], None], total: in
 def candor_round(pool: ThreadPoolExecutor, stack: Any, total: int) -> float:
     import requests
 
-    from infra.sample_events import TICKET_EN
+    from infra.local.sample_events import TICKET_EN
 
     url = f"{stack.api_url}/v1/decisions/ticket-router"
     headers = {"Authorization": f"Bearer {stack.tokens['chatbot']}"}
@@ -126,7 +126,7 @@ def moto_round(pool: ThreadPoolExecutor, stack: Any, sample: tuple[dict[str, Any
 
 
 def run(quick: bool) -> Figure:
-    from infra.local_stack import LocalStack
+    from infra.local.stack import LocalStack
 
     figure = Figure(
         6,

@@ -1,1 +1,1 @@
-"""Bundled models beyond the two of infra/train_models.py, one module per model library."""
+"""Bundled models beyond the two of infra/training/train_models.py, one module per model library."""

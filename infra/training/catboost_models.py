@@ -13,8 +13,7 @@ from typing import Any
 import catboost
 import numpy as np
 
-from infra import synthetic, train_models
-from infra.training import refund_common
+from infra.training import refund_common, synthetic, train_models
 
 MODEL_ID = "refund-decision-catboost"
 CATBOOST_PARAMS: dict[str, Any] = {
@@ -64,7 +63,7 @@ def train(out: Path) -> dict[str, Any]:
     scores = np.asarray(model.predict_proba(pool(test_rows), thread_count=1)[:, 1], dtype=np.float64)
 
     training = {
-        "generator": "infra.synthetic.refund_requests",
+        "generator": "infra.training.synthetic.refund_requests",
         "data_seed": train_models.REFUND_SEED,
         "rows_total": len(train_rows) + len(test_rows),
         "rows_train": len(train_rows),

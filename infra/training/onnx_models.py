@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from functions.schemas.manifest import ModelManifest
-from infra import synthetic
+from infra.training import synthetic
 
 ONNX_SEED = 17
 ONNX_ROWS = 6000
@@ -105,7 +105,7 @@ def train_onnx_models(
             },
         )
         training = {
-            "generator": "infra.synthetic.refund_requests",
+            "generator": "infra.training.synthetic.refund_requests",
             "data_seed": ONNX_SEED,
             "rows_total": len(train) + len(test),
             "rows_train": len(train),

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from infra import synthetic, train_models
+from infra.training import synthetic, train_models
 
 
 def split() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

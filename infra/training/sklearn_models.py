@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from functions.adapters.skops_model import model_row
 from functions.schemas.manifest import ModelManifest
-from infra import synthetic
+from infra.training import synthetic
 
 SKLEARN_SEED = 13
 SKLEARN_ROWS = 6000
@@ -136,7 +136,7 @@ def train_sklearn_models(
             },
         )
         training = {
-            "generator": "infra.synthetic.refund_requests",
+            "generator": "infra.training.synthetic.refund_requests",
             "data_seed": SKLEARN_SEED,
             "rows_total": len(data),
             "rows_train": len(train),

@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from infra import synthetic, train_models
-from infra.training import refund_common
+from infra.training import refund_common, synthetic, train_models
 
 MODEL_ID = "refund-decision-xgboost"
 XGB_PARAMS: dict[str, Any] = {
@@ -46,7 +45,7 @@ def train(out: Path) -> dict[str, Any]:
     scores = np.asarray(booster.predict(xgb.DMatrix(x_test, feature_names=names, nthread=1)), dtype=np.float64)
 
     training = {
-        "generator": "infra.synthetic.refund_requests",
+        "generator": "infra.training.synthetic.refund_requests",
         "data_seed": train_models.REFUND_SEED,
         "rows_total": len(train_rows) + len(test_rows),
         "rows_train": len(train_rows),

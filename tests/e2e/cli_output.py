@@ -1,7 +1,7 @@
 """What the CLI printed, without what the local stack's functions printed meanwhile.
 
 Powertools prints metrics (EMF) and logs as one-line JSON to whatever `sys.stdout` is at the time:
-under capsys that is the capture, not the stack's per-function logs (infra/function_logs.py).
+under capsys that is the capture, not the stack's per-function logs (infra/local/function_logs.py).
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ import boto3
 import pytest
 import requests
 
-from infra.drifted_model import write_drifted_model
-from infra.local_stack import LocalStack
+from infra.local.stack import LocalStack
 from infra.template import REPO_ROOT
+from infra.training.drifted_model import write_drifted_model
 from tests.support import fresh_container
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from infra.synthetic import refund_requests
+from infra.training.synthetic import refund_requests
 
 DECISIONS = 240
 APPEALS = 3

@@ -13,8 +13,8 @@ from functions.domain.index_shards import object_spread
 from functions.stores.idempotency_keys import decision_idempotency_key
 from functions.stores.record_store import personal_key
 from infra import cli
-from infra.invocation import running
-from infra.synthetic import refund_requests, ticket_messages
+from infra.local.invocation import running
+from infra.training.synthetic import refund_requests, ticket_messages
 from tests.e2e.cli_output import printed
 
 pytestmark = pytest.mark.e2e

@@ -2,7 +2,7 @@
 the local stack's SQS poller as Lambda's event source mapping would, completes it; the auditor and the
 customer then see the completed explanation.
 
-The models are the local stack's remote ones (infra/remote_models.py): `refund-deferred` explains later by
+The models are the local stack's remote ones (infra/local/remote_models.py): `refund-deferred` explains later by
 design; `refund-remote` explains inline, and falls back to the worker when its explanation misses the deadline.
 """
 
@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from infra.model_server import Slow
-from infra.synthetic import refund_requests
+from infra.local.model_server import Slow
+from infra.training.synthetic import refund_requests
 from tests.e2e.conftest import Client
 
 pytestmark = pytest.mark.e2e

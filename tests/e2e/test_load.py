@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from functions.domain.seal import verify
-from infra.synthetic import refund_requests, ticket_messages
+from infra.training.synthetic import refund_requests, ticket_messages
 from tests.support import record_store
 
 pytestmark = pytest.mark.e2e

@@ -1,6 +1,6 @@
 """The hourly monitor on the local stack: bundled refund traffic trips the age-band monitor, not the gender
 control; a second model version that leans on other features trips attribution drift against the first
-version's baseline (infra/drifted_model.py); an empty window is "not enough data".
+version's baseline (infra/training/drifted_model.py); an empty window is "not enough data".
 
 The monitoring job runs on demand (`LocalStack.run_scheduled`) as its EventBridge rule would run it,
 with its own role; its reports are read back over the audit API and the CLI.
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from infra import cli
-from infra.synthetic import refund_requests
 from infra.template import load_template
+from infra.training.synthetic import refund_requests
 from tests.e2e.cli_output import printed_json
 from tests.e2e.report_traffic import report_traffic
 

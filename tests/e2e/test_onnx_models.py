@@ -9,9 +9,9 @@ from functions.adapters.in_process import load_runtime
 from functions.adapters.onnx_model import OnnxTreeRuntime
 from functions.schemas.settings import BUNDLED_MODELS
 from functions.stores.model_registry import FolderSource, ModelRegistry
-from infra.synthetic import refund_requests
-from infra.train_models import encode_refund_inputs
 from infra.training import onnx_models
+from infra.training.synthetic import refund_requests
+from infra.training.train_models import encode_refund_inputs
 from tests.e2e.conftest import Client
 from tests.integration.test_onnx_models import interventional
 

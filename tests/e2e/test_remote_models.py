@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from functions.schemas.manifest import ModelManifest
-from infra.model_server import Garbage, Slow, Status
-from infra.synthetic import refund_requests
+from infra.local.model_server import Garbage, Slow, Status
+from infra.training.synthetic import refund_requests
 from tests.e2e.conftest import Client
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.invocation import running
+from infra.local.invocation import running
 from tests.e2e.cli_output import printed_json
 from tests.e2e.customer import appeal_item, decided
 

@@ -11,8 +11,8 @@ from functions.adapters.in_process import load_runtime
 from functions.adapters.skops_model import SkopsRuntime
 from functions.schemas.settings import BUNDLED_MODELS
 from functions.stores.model_registry import FolderSource, ModelRegistry
-from infra.synthetic import refund_requests
 from infra.training.sklearn_models import MODELS
+from infra.training.synthetic import refund_requests
 from tests.e2e.conftest import Client
 from tests.integration.test_skops_models import shap_per_feature
 

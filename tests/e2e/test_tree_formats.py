@@ -10,7 +10,7 @@ from functions.adapters.in_process import load_runtime
 from functions.domain.seal import verify
 from functions.schemas.settings import BUNDLED_MODELS
 from functions.stores.model_registry import FolderSource, ModelRegistry
-from infra.synthetic import refund_requests
+from infra.training.synthetic import refund_requests
 from tests.e2e.bodies import body
 from tests.support import record_store
 

@@ -9,9 +9,9 @@ Do not run a `LocalStack` at the same time in the same process: moto's server an
 share one set of backends, and `mock_aws` resets them.
 
 The functions' own S3 client (`functions.stores.aws_clients.s3()`) answers as AWS would answer
-the calling function's role (`infra/s3_semantics.py`): a read of an absent key is a 403 unless
+the calling function's role (`infra/local/s3_semantics.py`): a read of an absent key is a 403 unless
 the role may list it. Function code called directly runs as the function named with
-`infra.invocation.running("AuditFunction")`; outside any, it is refused what needs a permission.
+`infra.local.invocation.running("AuditFunction")`; outside any, it is refused what needs a permission.
 Clients the tests build themselves (`boto3.client("s3")`) keep moto's answers.
 """
 
@@ -23,8 +23,8 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from infra.local_aws import DUMMY_CREDENTIALS, REGION, provision
-from infra.s3_semantics import S3Semantics, installed
+from infra.local.aws import DUMMY_CREDENTIALS, REGION, provision
+from infra.local.s3_semantics import S3Semantics, installed
 from tests.support import fresh_container
 
 PUBLIC_BASE_URL = "https://candor.test"

@@ -33,8 +33,8 @@ from functions.adapters.remote.codec import decode_csv
 from functions.domain.errors import ModelOutputInvalid, ModelThrottled, ModelTimeout, ModelUnavailable
 from functions.schemas.manifest import ModelManifest
 from functions.stores import aws_clients
-from infra.invocation import running
-from infra.model_server import MODELS_DIR, refund_decision_predict, remote_manifest, ticket_router_predict
+from infra.local.invocation import running
+from infra.local.model_server import MODELS_DIR, refund_decision_predict, remote_manifest, ticket_router_predict
 from tests.support import fresh_container
 
 REGION = "eu-west-1"

@@ -28,9 +28,9 @@ import pytest
 from infra import artifacts
 from infra import template as tpl
 from infra.artifacts import Artifact, invoke
-from infra.gateway import Gateway
-from infra.local_aws import MotoEndpoint, local_name, provision, reset_moto, start_moto
-from infra.sample_events import FORGED_TOKEN, SAMPLE_DECISION
+from infra.local.aws import MotoEndpoint, local_name, provision, reset_moto, start_moto
+from infra.local.gateway import Gateway
+from infra.local.sample_events import FORGED_TOKEN, SAMPLE_DECISION
 from tests.integration.test_events import EXPECTED
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from functions.adapters.in_process import load_runtime
 from functions.domain.errors import ManifestError
 from functions.schemas.settings import BUNDLED_MODELS
 from functions.stores.model_registry import FolderSource, ModelRegistry
-from infra.synthetic import refund_requests, ticket_messages
+from infra.training.synthetic import refund_requests, ticket_messages
 from tests.support import predict_and_explain
 from tests.unit.explainers.test_tree_shap import shap_cpp_tree_shap
 

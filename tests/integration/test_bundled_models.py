@@ -12,7 +12,7 @@ import pytest
 
 from explainers.text import TOKENIZER_SPEC, BagOfWords
 from functions.schemas.manifest import ModelManifest
-from infra import synthetic, train_models
+from infra.training import synthetic, train_models
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 MODEL_DIRS = sorted(p.parent for p in MODELS.glob("*/manifest.json"))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from infra.bench.cold_start import in_exact_image
-from infra.local_aws import MotoEndpoint, provision, reset_moto, start_moto
+from infra.local.aws import MotoEndpoint, provision, reset_moto, start_moto
 
 pytestmark = pytest.mark.slow
 

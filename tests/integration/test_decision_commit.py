@@ -21,7 +21,7 @@ from functions.domain.errors import DependencyUnavailable
 from functions.stores import aws_clients
 from functions.stores.decision_commit import one_commit, stage
 from functions.stores.idempotency_keys import decision_idempotency_key
-from infra.invocation import running
+from infra.local.invocation import running
 from tests.support import lambda_context
 
 EVENT = json.loads((Path(__file__).resolve().parents[2] / "events" / "decision-refund.json").read_text())

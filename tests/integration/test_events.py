@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 from infra import template as tpl
-from infra.invocation import running
+from infra.local.invocation import running
 from tests.support import fresh_container, lambda_context
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

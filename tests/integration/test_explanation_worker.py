@@ -28,9 +28,9 @@ from functions.stores.completion_store import AwsCompletionStore, completion_key
 from functions.stores.explanation_queue import SqsExplanationQueue, job_body
 from functions.stores.record_store import AwsRecordStore, put_new_object
 from infra import template as tpl
-from infra.gateway import LambdaContext, make_event
-from infra.invocation import running
-from infra.sqs_event_source import failed_ids, sqs_event
+from infra.local.gateway import LambdaContext, make_event
+from infra.local.invocation import running
+from infra.local.sqs_event_source import failed_ids, sqs_event
 from tests.support import erase, lambda_context, record_store
 from tests.unit.domain.test_decide import BASE, NOW, request
 from tests.unit.domain.test_explanation_policy import WEIGHTS, remote, with_manifest

@@ -1,4 +1,4 @@
-"""The https_endpoint adapter against a real HTTPS server on 127.0.0.1 (infra.model_server).
+"""The https_endpoint adapter against a real HTTPS server on 127.0.0.1 (infra.local.model_server).
 
 TLS is real (a throw-away CA, a certificate for IP 127.0.0.1), so are timeouts, retries
 and the server's own JSON format; the auth secret comes from moto's Secrets Manager or SSM.
@@ -22,8 +22,8 @@ from functions.adapters.remote import remote_model
 from functions.domain.errors import ModelOutputInvalid, ModelThrottled, ModelTimeout, ModelUnavailable
 from functions.domain.seal import sha256_hex
 from functions.schemas.manifest import ModelManifest
-from infra.invocation import running
-from infra.model_server import (
+from infra.local.invocation import running
+from infra.local.model_server import (
     MODELS_DIR,
     Garbage,
     ModelServer,

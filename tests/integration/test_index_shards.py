@@ -27,7 +27,7 @@ from functions.stores.integrity_records import AwsRecordSource
 from functions.stores.record_index import RecordIndex
 from functions.stores.record_store import archive_key, index_item
 from infra import template as tpl
-from infra.local_aws import _create_table
+from infra.local.aws import _create_table
 from tests.unit.domain.records import sample_envelope, sample_personal
 
 SHARDS = 8

@@ -29,7 +29,7 @@ from functions.schemas.settings import AuditSettings
 from functions.stores.digest_store import digest_key
 from functions.stores.record_store import AwsRecordStore, archive_key
 from infra import template as tpl
-from infra.invocation import running
+from infra.local.invocation import running
 from tests.support import lambda_context
 from tests.support import record_store as support_record_store
 from tests.unit.domain.records import sample_envelope, sample_personal

@@ -19,8 +19,8 @@ from functions.domain.errors import DependencyUnavailable
 from functions.domain.integrity import iso_utc
 from functions.stores.record_store import archive_key
 from infra import template as tpl
-from infra.invocation import running
-from infra.s3_semantics import S3Semantics, installed
+from infra.local.invocation import running
+from infra.local.s3_semantics import S3Semantics, installed
 from tests.integration.test_integrity import FIRST, NOW, integrity_env, seed, verify
 from tests.support import lambda_context
 
@@ -40,7 +40,7 @@ def test_windows_the_job_has_not_reached_yet_are_listed_undigested(integrity_env
 
 def test_the_verify_route_answers_200_for_windows_not_digested_yet(integrity_env: dict[str, str]) -> None:
     from functions.handlers import audit
-    from infra.gateway import make_event
+    from infra.local.gateway import make_event
 
     seed(integrity_env)
     query = {"from": iso_utc(FIRST + timedelta(hours=3)), "to": iso_utc(FIRST + timedelta(hours=4))}

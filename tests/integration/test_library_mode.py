@@ -19,7 +19,7 @@ from functions.domain.errors import ManifestError
 from functions.domain.seal import verify
 from functions.schemas.settings import BUNDLED_MODELS
 from infra import template as tpl
-from infra.synthetic import refund_requests
+from infra.training.synthetic import refund_requests
 from tests.support import fresh_container, record_store
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "library-mode.md"

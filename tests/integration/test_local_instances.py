@@ -1,4 +1,4 @@
-"""The local stack's instances: worker processes per function, as Lambda scales out (`infra.instances`)."""
+"""The local stack's instances: worker processes per function, as Lambda scales out (`infra.local.instances`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from infra.local_stack import LocalStack
+from infra.local.stack import LocalStack
 
 PROBE = "tests.dummy_handlers.instance_probe"
 

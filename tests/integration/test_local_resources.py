@@ -20,9 +20,9 @@ import pytest
 import requests
 
 from infra import template as tpl
-from infra.gateway import DEFAULT_TOKENS
-from infra.local_aws import local_name
-from infra.local_stack import LocalStack
+from infra.local.aws import local_name
+from infra.local.gateway import DEFAULT_TOKENS
+from infra.local.stack import LocalStack
 
 TEMPLATE = tpl.template()
 TABLES = tpl.tables(TEMPLATE)

@@ -7,7 +7,7 @@ from functions.adapters.in_process import load_runtime
 from functions.domain.errors import ManifestError, UnknownModel
 from functions.schemas.settings import BUNDLED_MODELS
 from functions.stores.model_registry import ModelRegistry, source_from_uri
-from infra.invocation import running
+from infra.local.invocation import running
 
 
 @pytest.fixture

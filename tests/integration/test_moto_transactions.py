@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from infra.moto_transactions import serialise_dynamodb_requests
+from infra.local.moto_transactions import serialise_dynamodb_requests
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from functions.adapters.onnx_model import OnnxTreeRuntime
 from functions.domain.errors import ManifestError
 from functions.schemas.settings import BUNDLED_MODELS
 from functions.stores.model_registry import FolderSource, ModelRegistry
-from infra.synthetic import refund_requests
-from infra.train_models import encode_refund_inputs
 from infra.training import onnx_models
+from infra.training.synthetic import refund_requests
+from infra.training.train_models import encode_refund_inputs
 from tests.support import predict_and_explain
 
 TOL = 1e-6
@@ -135,7 +135,7 @@ def test_units_that_do_not_match_the_post_transform_are_refused(tmp_path):
 
 @pytest.mark.slow
 def test_retraining_writes_the_same_onnx_files(tmp_path):
-    from infra.train_models import _write_json
+    from infra.training.train_models import _write_json
 
     refund = json.loads((BUNDLED_MODELS / "refund-decision" / "manifest.json").read_text())
     onnx_models.train_onnx_models(tmp_path, refund, encode_refund_inputs, _write_json)

@@ -8,7 +8,7 @@ from functions.domain.index_shards import shard_of
 from functions.domain.seal import seal, verify
 from functions.stores import aws_clients
 from functions.stores.record_store import AwsRecordStore, archive_key, personal_key
-from infra.invocation import running
+from infra.local.invocation import running
 from tests.support import erase, record_store
 from tests.unit.domain.records import sample_envelope, sample_personal
 

@@ -17,7 +17,7 @@ from functions.domain.errors import DependencyUnavailable
 from functions.domain.referral import referral_of
 from functions.stores import aws_clients
 from functions.stores.referral_queue import AwsReferralQueue
-from infra.invocation import running
+from infra.local.invocation import running
 from tests.integration.test_decision_commit import EVENT, idempotency_item, index_items, on_call, throttled
 from tests.support import lambda_context
 from tests.unit.domain.records import sample_envelope, sample_personal

@@ -26,9 +26,9 @@ from functions.domain.seal import sha256_hex
 from functions.schemas.manifest import ModelManifest
 from functions.schemas.settings import BUNDLED_MODELS
 from functions.stores.model_registry import FolderSource, ModelRegistry
-from infra.invocation import running
-from infra.model_server import ModelServer, refund_decision_predict, remote_manifest
-from infra.synthetic import refund_requests
+from infra.local.invocation import running
+from infra.local.model_server import ModelServer, refund_decision_predict, remote_manifest
+from infra.training.synthetic import refund_requests
 from tests.integration.test_aws_model_adapters import _Clients, _sagemaker_client, _SageMakerEndpoint
 from tests.support import fresh_container, predict_and_explain
 

@@ -15,8 +15,8 @@ from functions.adapters.in_process import encode_row
 from functions.adapters.loader import load_model
 from functions.domain.seal import sha256_hex
 from functions.schemas.settings import BUNDLED_MODELS
-from infra.model_server import ModelServer, refund_decision_predict, remote_manifest
-from infra.synthetic import refund_requests
+from infra.local.model_server import ModelServer, refund_decision_predict, remote_manifest
+from infra.training.synthetic import refund_requests
 from tests.support import predict_and_explain
 
 FOLDER = BUNDLED_MODELS / "refund-decision"

@@ -19,7 +19,7 @@ from functions.report_sources import report_sources
 from functions.rollup_service import rollup_service
 from functions.schemas.record import RecordedContribution
 from functions.stores import aws_clients
-from infra.stream_event_source import lambda_stream_event
+from infra.local.stream_event_source import lambda_stream_event
 from tests.support import erase, lambda_context, record_store
 from tests.unit.domain.records import sample_envelope, sample_personal
 

@@ -7,8 +7,8 @@ import time
 import boto3
 
 from functions.domain.seal import new_salt, personal_digest, seal
-from infra.local_stack import LocalStack
-from infra.stream_event_source import first_failure
+from infra.local.stack import LocalStack
+from infra.local.stream_event_source import first_failure
 from tests.support import record_store
 from tests.unit.domain.records import sample_envelope, sample_personal
 

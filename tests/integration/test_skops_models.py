@@ -32,9 +32,9 @@ from functions.schemas.manifest import ModelManifest
 from functions.schemas.settings import BUNDLED_MODELS
 from functions.stores.model_registry import FolderSource, ModelRegistry
 from infra.cli.skops_reference import pipeline_shap
-from infra.synthetic import refund_requests
 from infra.training import sklearn_models
 from infra.training.sklearn_models import canonical_skops
+from infra.training.synthetic import refund_requests
 from tests.support import predict_and_explain
 
 TOL = 1e-6
@@ -178,7 +178,7 @@ def test_a_manifest_that_does_not_describe_the_model_is_refused(tmp_path, change
 @pytest.mark.slow
 def test_retraining_writes_the_bundled_files(tmp_path):
     refund = json.loads((BUNDLED_MODELS / "refund-decision" / "manifest.json").read_text())
-    from infra.train_models import _write_json
+    from infra.training.train_models import _write_json
 
     sklearn_models.train_sklearn_models(tmp_path, refund, _write_json)
     for model_id in SKLEARN_MODELS:

@@ -16,7 +16,7 @@ from functions.adapters.in_process import load_runtime
 from functions.domain.errors import ManifestError
 from functions.schemas.settings import BUNDLED_MODELS
 from functions.stores.model_registry import FolderSource, ModelRegistry
-from infra.synthetic import refund_requests
+from infra.training.synthetic import refund_requests
 from tests.support import predict_and_explain
 
 xgboost = pytest.importorskip("xgboost")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from infra import template as tpl
-from infra.gateway import (
+from infra.local.gateway import (
     DEFAULT_TOKENS,
     MAX_BODY_BYTES,
     Gateway,
@@ -20,7 +20,7 @@ from infra.gateway import (
     make_event,
     role_arn,
 )
-from infra.sample_events import sample_events, write_events
+from infra.local.sample_events import sample_events, write_events
 from tests import dummy_handlers
 
 ROUTES = tpl.routes()
@@ -319,7 +319,7 @@ def test_lambda_context_counts_down() -> None:
 
 
 def test_committed_events_match_the_gateways_event_builder() -> None:
-    assert write_events(check=True) == [], "run: python -m infra.local_stack events"
+    assert write_events(check=True) == [], "run: python -m infra.local.stack events"
 
 
 def test_every_route_has_a_sample_event() -> None:

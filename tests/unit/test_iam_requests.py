@@ -1,6 +1,6 @@
-"""SDK calls become the IAM requests AWS's authorization reference documents (infra/iam_requests.py)."""
+"""SDK calls become the IAM requests AWS's authorization reference documents (infra/iam/actions.py)."""
 
-from infra.iam_requests import iam_requests
+from infra.iam.actions import iam_requests
 
 R, A = "eu-west-1", "123456789012"
 

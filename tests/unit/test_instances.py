@@ -1,4 +1,4 @@
-"""The pool of a function's instances (`infra.instances.FunctionInstances`), with stand-in workers: no processes."""
+"""A function's pool of instances (`infra.local.instances.FunctionInstances`), with stand-in workers: no processes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from infra import instances as module
-from infra.instances import FunctionInstances, InvocationFailed, WorkerSettings
+from infra.local import instances as module
+from infra.local.instances import FunctionInstances, InvocationFailed, WorkerSettings
 
 
 class FakeWorker:

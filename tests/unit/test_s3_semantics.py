@@ -17,9 +17,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 from infra import template as tpl
-from infra.iam_policies import Policies, function_statements, resolver
-from infra.invocation import current_function, running
-from infra.s3_semantics import S3Semantics, attach, installed
+from infra.iam.policies import Policies, function_statements, resolver
+from infra.local.invocation import current_function, running
+from infra.local.s3_semantics import S3Semantics, attach, installed
 
 BUCKET = "candor-archive"  # the local name of ArchiveBucket
 

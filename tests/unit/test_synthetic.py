@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from infra import synthetic
+from infra.training import synthetic
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from functions.adapters.remote.codec import AnswerDecoder, CsvEncoder, TemplateE
 from functions.adapters.remote.probabilities import to_probabilities
 from functions.domain.errors import ModelOutputInvalid
 from functions.schemas.manifest import ModelManifest
-from infra.model_server import remote_manifest
+from infra.local.model_server import remote_manifest
 
 HTTPS = {"type": "https_endpoint", "url": "https://models.example.com/predict"}
 

@@ -12,7 +12,7 @@ from functions.adapters.remote import remote_model
 from functions.domain.errors import ManifestError
 from functions.domain.seal import sha256_hex
 from functions.schemas.manifest import ModelManifest
-from infra.model_server import MODELS_DIR, remote_manifest
+from infra.local.model_server import MODELS_DIR, remote_manifest
 
 HTTPS = {"type": "https_endpoint", "url": "https://models.example.com/refund/invocations"}
 

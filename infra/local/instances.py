@@ -1,7 +1,7 @@
 """Lambda's scaling, locally: a pool of instances per function, each serving one event at a time.
 
 An instance is either the gateway's own process (the first one, as the local stack always ran:
-cheap, and what tests can patch) or a worker process (`infra.lambda_worker`): its own interpreter,
+cheap, and what tests can patch) or a worker process (`infra.local.lambda_worker`): its own interpreter,
 its own cold start and module state, as each Lambda execution environment has. An event goes to a
 free instance; when none is free and the function has fewer than its maximum, a new worker is
 started for it (a cold start the event waits for, as in Lambda); at the maximum it waits for one to
@@ -28,12 +28,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from infra.function_logs import FunctionLogs
-from infra.invocation import running
-from infra.lambda_runtime import Handler, LambdaContext
-from infra.lambda_worker import WorkerHook, WorkerSpec, serve
+from infra.local.function_logs import FunctionLogs
+from infra.local.invocation import running
+from infra.local.lambda_runtime import Handler, LambdaContext
+from infra.local.lambda_worker import WorkerHook, WorkerSpec, serve
 
-logger = logging.getLogger("infra.gateway")
+logger = logging.getLogger("infra.local.gateway")
 
 _SPAWN = multiprocessing.get_context("spawn")  # never fork: the gateway runs threads (moto, HTTP, pollers)
 COLD_START_LIMIT_S = 120.0  # a worker that has not imported its handler by then is broken (a loaded CI box is slow)

@@ -1,11 +1,11 @@
 """One Lambda execution environment, locally: a process that serves one function, one event at a time.
 
-The gateway (`infra.instances`) starts it with the `spawn` start method, so it begins as a fresh
+The gateway (`infra.local.instances`) starts it with the `spawn` start method, so it begins as a fresh
 interpreter, as a new Lambda instance does: the function's environment is set, stdout goes to the
 function's log file (as CloudWatch Logs gets it), the local hooks are installed (the S3 answers
-of `infra.s3_semantics`, any recorder a test adds), and then the handler is imported: that is the
+of `infra.local.s3_semantics`, any recorder a test adds), and then the handler is imported: that is the
 instance's cold start, and a broken import ends it before it takes any event. Then it answers
-events read from a pipe, each inside `infra.invocation.running(function)`, until the pipe closes.
+events read from a pipe, each inside `infra.local.invocation.running(function)`, until the pipe closes.
 
 Messages are JSON text both ways, as Lambda's Runtime API carries them: a response that is not
 JSON-serializable is the function's error (Lambda's `Runtime.MarshalError`), not the gateway's.
@@ -39,7 +39,7 @@ class WorkerSpec:
     log_file: str | None  # the function's log file; None leaves stdout alone
     template_path: str
     hooks: tuple[WorkerHook, ...] = field(default=())
-    timeout_scale: float = 1.0  # read by the gateway's side (`infra.instances`)
+    timeout_scale: float = 1.0  # read by the gateway's side (`infra.local.instances`)
     log_stream: str = "local"  # this instance's log stream, as each Lambda instance has its own
 
 
@@ -59,7 +59,7 @@ def serve(connection: Connection, spec: WorkerSpec) -> None:
         try:
             for dotted in spec.hooks:
                 hooks.enter_context(_hook(dotted, spec.template_path))
-            from infra.lambda_runtime import import_handler
+            from infra.local.lambda_runtime import import_handler
 
             handler = import_handler(spec.handler)
         except BaseException:
@@ -70,8 +70,8 @@ def serve(connection: Connection, spec: WorkerSpec) -> None:
 
 
 def _loop(connection: Connection, spec: WorkerSpec, handler: Any) -> None:
-    from infra.invocation import running
-    from infra.lambda_runtime import LambdaContext
+    from infra.local.invocation import running
+    from infra.local.lambda_runtime import LambdaContext
 
     while True:
         try:

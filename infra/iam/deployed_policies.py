@@ -8,9 +8,9 @@ The template goes through the SAM translator (as `sam deploy` does: SAM policy t
 `Policies:` lists would be expanded there), then every intrinsic is resolved: Ref, Fn::GetAtt,
 Fn::Sub, Fn::Join, Fn::Split, Fn::Select, Fn::If with the template's conditions evaluated for the
 given parameters, and AWS::NoValue dropped; resources whose condition is false are left out.
-Physical names are those of the local stack (`infra.local_aws.local_name`) in account 123456789012,
+Physical names are those of the local stack (`infra.local.aws.local_name`) in account 123456789012,
 region eu-west-1, stack `candor`; KMS keys and secrets, whose local ids are random, get stable
-names (`arn_of`) that the recording (`infra/aws_calls.py`) writes for them too.
+names (`arn_of`) that the recording (`infra/iam/aws_calls.py`) writes for them too.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any
 
 from infra import template as tpl
-from infra.local_aws import ACCOUNT_ID, REGION, local_name
+from infra.local.aws import ACCOUNT_ID, REGION, local_name
 
 STACK = "candor"
 PSEUDO = {

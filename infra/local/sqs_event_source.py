@@ -13,9 +13,9 @@ import logging
 import traceback
 from typing import Any
 
-from infra.function_logs import FunctionLogs
-from infra.local_aws import REGION
-from infra.polling import Handler, PollingThread, invoke
+from infra.local.aws import REGION
+from infra.local.function_logs import FunctionLogs
+from infra.local.polling import Handler, PollingThread, invoke
 from infra.template import QueueSubscription
 
 logger = logging.getLogger(__name__)

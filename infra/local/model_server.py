@@ -14,7 +14,7 @@ by default), over TLS with a certificate issued for IP 127.0.0.1 by a throw-away
 vector per instance, so tests can serve anything. `remote_manifest` turns a bundled
 manifest into one whose model is behind such an endpoint. From a shell:
 
-    python -m infra.model_server refund-decision --port 8443
+    python -m infra.local.model_server refund-decision --port 8443
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 
 from functions.schemas.manifest import ModelManifest
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 HOST = "127.0.0.1"
 
 Predict = Callable[[list[Any]], Sequence[Any] | np.ndarray]

@@ -67,7 +67,7 @@ def start_moto(port: int = 0, host: str = "127.0.0.1", *, quiet: bool = True) ->
         # werkzeug logs one line per AWS call; keep the terminal for the gateway's own lines.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    from infra.moto_transactions import serialise_dynamodb_requests
+    from infra.local.moto_transactions import serialise_dynamodb_requests
 
     serialise_dynamodb_requests()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
@@ -285,4 +285,4 @@ def _resolve(value: Any, physical: Mapping[str, str], document: Mapping[str, Any
         resource, attribute = value["Fn::GetAtt"]
         if attribute == "Arn" and resource in physical and physical[resource].startswith("arn:"):
             return physical[resource]
-    raise ValueError(f"cannot resolve {value!r} locally; teach infra.local_aws._resolve about it")
+    raise ValueError(f"cannot resolve {value!r} locally; teach infra.local.aws._resolve about it")

@@ -4,7 +4,7 @@
     report.denied      # [Decision, ...]: every request IAM would refuse, with why it is made
     report.unused      # [Grant, ...]: granted (function, policy, Sid, action, resource) no allowed request used
 
-The evaluator is `@cloud-copilot/iam-simulate` (npm, pinned in infra/iam-simulator/package-lock.json,
+The evaluator is `@cloud-copilot/iam-simulate` (npm, pinned in infra/iam/simulator/package-lock.json,
 installed by `make iam-simulator` with `npm ci`), run with node: identity policies, resource
 policies (key policies with their delegation to IAM, bucket and queue policies), every condition
 operator. Each request runs under each parameter set that deploys what it touches: the defaults,
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.deployed_policies import ACCOUNT_ID, REGION, DeployedPolicies, arn_of
-from infra.on_behalf import OnBehalf, Request
+from infra.iam.deployed_policies import ACCOUNT_ID, REGION, DeployedPolicies, arn_of
+from infra.iam.on_behalf import OnBehalf, Request
 
-SIMULATOR = Path(__file__).resolve().parent / "iam-simulator"
+SIMULATOR = Path(__file__).resolve().parent / "simulator"
 REMOTE_SECRETS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/remote-model-secrets"
 # A customer-managed key outside the stack, with KMS's default key policy: the account delegates to IAM.
 DEFAULT_KEY_POLICY = {
@@ -131,7 +131,7 @@ def simulate(requests: list[Request], deployed: DeployedPolicies, name: str) -> 
     node = shutil.which("node")
     if node is None or not (SIMULATOR / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
         raise RuntimeError(
-            "the IAM simulator is not installed: run `make iam-simulator` (npm ci in infra/iam-simulator)"
+            "the IAM simulator is not installed: run `make iam-simulator` (npm ci in infra/iam/simulator)"
         )
     policies: dict[str, Any] = {}
     resource_policies = {**deployed.resource_policies(), REMOTE_SECRETS_KEY: DEFAULT_KEY_POLICY}

@@ -1,6 +1,6 @@
 """What Lambda hands a handler, locally: the context object, and the handler imported from its dotted path.
 
-Shared by the gateway's own process and the worker processes of `infra.lambda_worker`.
+Shared by the gateway's own process and the worker processes of `infra.local.lambda_worker`.
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ import traceback
 from datetime import datetime
 from typing import Any
 
-from infra.function_logs import FunctionLogs
-from infra.local_aws import REGION
-from infra.polling import Handler, PollingThread, function_arn, invoke
+from infra.local.aws import REGION
+from infra.local.function_logs import FunctionLogs
+from infra.local.polling import Handler, PollingThread, function_arn, invoke
 from infra.template import StreamSubscription
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.lambda_runtime import ACCOUNT_ID
+from infra.local.lambda_runtime import ACCOUNT_ID
 
 API_ID = "candorlocal"
 DEFAULT_STAGE = "prod"

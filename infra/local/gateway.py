@@ -1,13 +1,13 @@
 """A local stand-in for API Gateway (REST, proxy integration) in front of the functions' Lambda handlers.
 
 Routes come from `template.yaml` (see `infra.template.routes`). Each HTTP request becomes the
-API Gateway v1 proxy event and Lambda context the handler would get in AWS (`infra.api_event`);
+API Gateway v1 proxy event and Lambda context the handler would get in AWS (`infra.local.api_event`);
 its proxy response goes back as HTTP. Authentication follows the local mode of docs/api.md:
 routes that are `AWS_IAM` in the template need `Authorization: Bearer <token>`, and a known token
 is turned into the `requestContext.identity.userArn` that SigV4 with that role would give. The
 handlers still check the role themselves.
 
-Each function has its instances (`infra.instances`): one in this process, and, when the gateway
+Each function has its instances (`infra.local.instances`): one in this process, and, when the gateway
 is given a maximum above one, worker processes started as requests overlap, as Lambda scales out.
 Every response says which instance served it in `X-Local-Instance` (function/number/pid), a
 local-only header.
@@ -39,7 +39,7 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from infra.api_event import (
+from infra.local.api_event import (
     ACCOUNT_ID,
     API_ID,
     DEFAULT_STAGE,
@@ -54,10 +54,10 @@ from infra.api_event import (
     local_tokens,
     role_arn,
 )
-from infra.function_logs import FunctionLogs
-from infra.http_server import make_server
-from infra.instances import FunctionInstances, InProcessInstance, InvocationFailed, WorkerSettings
-from infra.lambda_runtime import REGION, Handler, LambdaContext, function_context, import_handler
+from infra.local.function_logs import FunctionLogs
+from infra.local.http_server import make_server
+from infra.local.instances import FunctionInstances, InProcessInstance, InvocationFailed, WorkerSettings
+from infra.local.lambda_runtime import REGION, Handler, LambdaContext, function_context, import_handler
 from infra.template import Route
 
 __all__ = [  # what other modules and tests import from here (the pieces live in the modules above)

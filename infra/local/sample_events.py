@@ -1,7 +1,7 @@
 """The sample events of `events/`: API Gateway events for every route, an SQS job for the explanation
 worker and the integrity job's hourly schedule.
 
-    python -m infra.local_stack events [--check]   # (re)write events/*.json, or list the stale ones
+    python -m infra.local.stack events [--check]   # (re)write events/*.json, or list the stale ones
 
 They are built by the local gateway's own event builder, so they are the events the local stack
 sends; `sam local invoke -e` and the tests (tests/integration/test_events.py, test_built_artifacts.py)
@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from infra import template as tpl
-from infra.gateway import make_event
-from infra.local_aws import REGION
-from infra.sqs_event_source import sqs_event
+from infra.local.aws import REGION
+from infra.local.gateway import make_event
+from infra.local.sqs_event_source import sqs_event
 
 EVENTS_DIR = tpl.REPO_ROOT / "events"
 
@@ -257,7 +257,7 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
 
 def _records_stream() -> dict[str, Any]:
     """What the rollup function gets from the records table's stream: one new decision's index item."""
-    from infra.stream_event_source import lambda_stream_event
+    from infra.local.stream_event_source import lambda_stream_event
 
     image = {
         "decision_id": {"S": "01KB0000000000000000000001"},

@@ -2,8 +2,8 @@
 
 In AWS each function runs in its own container with its own role; on the local stack and in the
 tests the handlers' first instances run in one process, so whatever answers per function (the S3
-semantics of `infra/s3_semantics.py`) asks here. The gateway's in-process instances, the SQS
-poller and each worker process (`infra/lambda_worker.py`) set it around each invocation; tests set
+semantics of `infra/local/s3_semantics.py`) asks here. The gateway's in-process instances, the SQS
+poller and each worker process (`infra/local/lambda_worker.py`) set it around each invocation; tests set
 it around the function code they call directly.
 """
 

@@ -1,6 +1,6 @@
 """Train the two bundled models from seeded synthetic data and write their artifacts.
 
-    .venv/bin/python -m infra.train_models [--out models]
+    .venv/bin/python -m infra.training.train_models [--out models]
 
 Writes, under `--out` (and, from infra/training/, refund-decision-xgboost and -catboost):
 
@@ -35,7 +35,7 @@ from threadpoolctl import threadpool_limits
 
 from explainers.text import TOKENIZER_SPEC, BagOfWords, tokenize
 from functions.schemas.manifest import ModelManifest
-from infra import synthetic
+from infra.training import synthetic
 from infra.training.onnx_models import train_onnx_models
 from infra.training.sklearn_models import train_sklearn_models
 
@@ -240,7 +240,7 @@ def train_ticket_router(out: Path) -> dict[str, Any]:
     }
     background_sha = _write_json(directory / "background.json", background)
     training = {
-        "generator": "infra.synthetic.ticket_messages",
+        "generator": "infra.training.synthetic.ticket_messages",
         "data_seed": TICKET_SEED,
         "rows_total": len(data),
         "rows_train": len(train),
@@ -393,7 +393,7 @@ def train_refund_decision(out: Path) -> dict[str, Any]:
     }
     background_sha = _write_json(directory / "background.json", background)
     training = {
-        "generator": "infra.synthetic.refund_requests",
+        "generator": "infra.training.synthetic.refund_requests",
         "data_seed": REFUND_SEED,
         "rows_total": len(data),
         "rows_train": len(train),

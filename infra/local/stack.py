@@ -1,7 +1,7 @@
 """Candor on one machine, without AWS or Docker: moto as AWS, the template's resources, the handlers over HTTP.
 
-    python -m infra.local_stack serve            # PORT (3000) and AWS_PORT (4566) from the environment
-    python -m infra.local_stack events [--check] # (re)write events/*.json from the gateway's event builder
+    python -m infra.local.stack serve            # PORT (3000) and AWS_PORT (4566) from the environment
+    python -m infra.local.stack events [--check] # (re)write events/*.json from the gateway's event builder
 
 In tests:
 
@@ -31,27 +31,27 @@ from typing import Any
 from functions.coldstart import forget_everything
 from functions.schemas.settings import BUNDLED, BUNDLED_MODELS
 from functions.stores.model_registry import locations
-from infra import aws_calls
 from infra import template as tpl
-from infra.function_logs import FunctionLogs, installed
-from infra.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens
-from infra.instances import WorkerSettings
-from infra.invocation import running
-from infra.lambda_runtime import function_context
-from infra.local_aws import MotoEndpoint, local_name, provision, session_client, start_moto
-from infra.remote_models import ServedRegistry, served_registry
-from infra.s3_semantics import S3Semantics
-from infra.s3_semantics import installed as s3_semantics_installed
-from infra.sample_events import TICKET_ES, schedule_event, write_events
-from infra.sqs_event_source import SqsEventSource
-from infra.stream_event_source import StreamEventSource
+from infra.iam import aws_calls
+from infra.local.aws import MotoEndpoint, local_name, provision, session_client, start_moto
+from infra.local.function_logs import FunctionLogs, installed
+from infra.local.gateway import TOKEN_ENV, Gateway, import_handler, local_tokens
+from infra.local.instances import WorkerSettings
+from infra.local.invocation import running
+from infra.local.lambda_runtime import function_context
+from infra.local.remote_models import ServedRegistry, served_registry
+from infra.local.s3_semantics import S3Semantics
+from infra.local.s3_semantics import installed as s3_semantics_installed
+from infra.local.sample_events import TICKET_ES, schedule_event, write_events
+from infra.local.sqs_event_source import SqsEventSource
+from infra.local.stream_event_source import StreamEventSource
 
 INSTANCES_ENV = "CANDOR_LOCAL_INSTANCES"  # `make serve INSTANCES=4`
 # Several instances share this machine's cores, where each Lambda instance has its own share: a worker
 # is stopped at this multiple of its function's Timeout (1: exactly Lambda's limit).
 TIMEOUT_SCALE_ENV = "CANDOR_LOCAL_TIMEOUT_SCALE"
-S3_SEMANTICS_HOOK = "infra.s3_semantics.in_worker"
-AWS_CALLS_HOOK = "infra.aws_calls.in_worker"  # records each worker's calls for the IAM check
+S3_SEMANTICS_HOOK = "infra.local.s3_semantics.in_worker"
+AWS_CALLS_HOOK = "infra.iam.aws_calls.in_worker"  # records each worker's calls for the IAM check
 
 
 class LocalStack:
@@ -64,13 +64,13 @@ class LocalStack:
     `event_sources=False` leaves their queues unread. `models` names more registries to serve
     besides the bundled (and remote) models, as CANDOR_MODELS_URI does: comma-separated folders
     or s3:// prefixes (on the local stack, s3:// is moto's S3). The functions' S3 client answers reads of
-    absent keys and listings as AWS would answer each function's role (`infra/s3_semantics.py`);
+    absent keys and listings as AWS would answer each function's role (`infra/local/s3_semantics.py`);
     `aws_semantics=False` leaves moto's answers.
 
     `instances` is how many instances each function may run at once (default: $CANDOR_LOCAL_INSTANCES,
     else 1). The first is in this process, as the local stack always ran (tests patch it); the
     others are worker processes started as requests overlap, each with its own cold start and module
-    state, as Lambda scales out (`infra.instances`, docs/local-stack.md). Each worker installs the
+    state, as Lambda scales out (`infra.local.instances`, docs/local-stack.md). Each worker installs the
     same local hooks as this process: the S3 semantics, plus `worker_hooks` (dotted paths of
     callables taking the template path and returning a context manager, e.g. a call recorder).
     A worker running past `timeout_scale` (default $CANDOR_LOCAL_TIMEOUT_SCALE, else 3) times its
@@ -346,7 +346,7 @@ def serve() -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("infra.gateway").setLevel(logging.INFO)
+    logging.getLogger("infra.local.gateway").setLevel(logging.INFO)
     port = int(os.environ.get("PORT", "3000"))
     aws_port = int(os.environ.get("AWS_PORT", "4566"))
     models = os.environ.get("CANDOR_MODELS_URI", "")
@@ -360,7 +360,7 @@ def serve() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.local_stack", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m infra.local.stack", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the API and moto until Ctrl-C (PORT, AWS_PORT)")
     events = commands.add_parser("events", help="write events/*.json")

@@ -20,8 +20,8 @@ import numpy as np
 
 from functions.schemas.manifest import ModelManifest
 from functions.schemas.settings import BUNDLED_MODELS
-from infra import synthetic
-from infra.train_models import LGB_PARAMS, REFUND_SEED, encode_refund_inputs
+from infra.training import synthetic
+from infra.training.train_models import LGB_PARAMS, REFUND_SEED, encode_refund_inputs
 
 MODEL_ID = "refund-decision-v2"
 DROPPED = "days_since_delivery"
@@ -48,9 +48,14 @@ def write_drifted_model(registry: Path) -> Path:
         id=MODEL_ID,
         version="2.0.0",
         description=f"Version 2 of refund-decision, retrained on data without {DROPPED}: it leans on refunds "
-        "and complaints instead. Monitored against version 1's validation baseline (infra/drifted_model.py).",
+        "and complaints instead. Monitored against version 1's validation baseline (infra/training/drifted_model.py).",
         artifact={"path": "model.txt", "sha256": hashlib.sha256((folder / "model.txt").read_bytes()).hexdigest()},
-        training={"generator": "infra.drifted_model", "data_seed": REFUND_SEED, "rows_train": ROWS, "dropped": DROPPED},
+        training={
+            "generator": "infra.training.drifted_model",
+            "data_seed": REFUND_SEED,
+            "rows_train": ROWS,
+            "dropped": DROPPED,
+        },
     )
     ModelManifest.model_validate(document)
     (folder / "manifest.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

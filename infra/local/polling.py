@@ -10,10 +10,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from infra.function_logs import FunctionLogs
-from infra.gateway import LambdaContext
-from infra.invocation import running
-from infra.local_aws import ACCOUNT_ID, REGION
+from infra.local.aws import ACCOUNT_ID, REGION
+from infra.local.function_logs import FunctionLogs
+from infra.local.gateway import LambdaContext
+from infra.local.invocation import running
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -36,7 +36,7 @@ def function_arn(function: str) -> str:
 
 def invoke(subscription: Subscription, handler: Handler, event: dict[str, Any], logs: FunctionLogs | None) -> Any:
     """One invocation by the mapping: the function's stdout goes to its log (as in CloudWatch Logs),
-    its AWS calls are its role's (`infra.invocation.running`)."""
+    its AWS calls are its role's (`infra.local.invocation.running`)."""
     context = LambdaContext(
         function_name=subscription.function,
         memory_limit_in_mb=subscription.memory_mb,

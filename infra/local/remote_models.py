@@ -1,6 +1,6 @@
 """A model registry for the local stack where some models answer from an HTTPS endpoint, as customers' do.
 
-The bundled models are served by `infra.model_server` on 127.0.0.1 (TLS, a throw-away CA)
+The bundled models are served by `infra.local.model_server` on 127.0.0.1 (TLS, a throw-away CA)
 and registered a second time behind the `https_endpoint` adapter, so the local stack and
 `make demo` wrap a remote model exactly as Candor would in the cloud:
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from functions.schemas.manifest import ModelManifest
 from functions.schemas.settings import BUNDLED_MODELS
-from infra.model_server import ModelServer, refund_decision_predict, remote_document, ticket_router_predict
+from infra.local.model_server import ModelServer, refund_decision_predict, remote_document, ticket_router_predict
 
 CA_FILE = "endpoint-ca.pem"
 

@@ -16,7 +16,7 @@ role in `template.yaml`:
   on a template bucket: refused with 403 unless the role allows them, with `s3:prefix` = the
   request's `Prefix` (absent without one).
 
-The calling function is the one `infra.invocation.running(...)` names on this thread: the local
+The calling function is the one `infra.local.invocation.running(...)` names on this thread: the local
 gateway, its worker processes (which install these answers with `in_worker`) and the SQS poller
 set it around each invocation, tests set it around direct calls. A call no
 function is running for is denied whatever it asks, as IAM denies an unknown principal. Clients
@@ -35,9 +35,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from infra import template as tpl
-from infra.iam_policies import Policies, function_statements, resolver
-from infra.invocation import current_function
-from infra.local_aws import local_name
+from infra.iam.policies import Policies, function_statements, resolver
+from infra.local.aws import local_name
+from infra.local.invocation import current_function
 
 _REQUEST = "candor_s3_request"  # where the call's own parameters wait for its response (botocore's context)
 _LISTS = {
@@ -62,7 +62,7 @@ class S3Semantics:
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> S3Semantics:
-        """From a parsed template, its buckets under their local names (`infra.local_aws.local_name`)."""
+        """From a parsed template, its buckets under their local names (`infra.local.aws.local_name`)."""
         names = {logical_id: local_name(logical_id) for logical_id in tpl.buckets(document)}
         policies = Policies(function_statements(document), resolver(names))
         return cls(policies, {name: logical_id for logical_id, name in names.items()})
@@ -145,5 +145,5 @@ def installed(semantics: S3Semantics | None = None) -> Iterator[S3Semantics]:
 
 
 def in_worker(template_path: str) -> contextlib.AbstractContextManager[S3Semantics]:
-    """The same answers in a worker process of the local stack (`infra.lambda_worker` hook)."""
+    """The same answers in a worker process of the local stack (`infra.local.lambda_worker` hook)."""
     return installed(S3Semantics.from_template(template_path))

@@ -1,18 +1,18 @@
 """Record every AWS call the functions make, as IAM would see it, attributed to the calling function.
 
     with recording("test-output/aws-calls.jsonl"):   # or CANDOR_AWS_CALLS=<file> and install()
-        ...  # each call made inside `infra.invocation.running("DecisionsFunction")` is appended
+        ...  # each call made inside `infra.local.invocation.running("DecisionsFunction")` is appended
 
 A botocore `before-parameter-build` hook on every client created while installed (the functions'
 own clients, Powertools' idempotency client, the adapters' ...) turns each call into its IAM
-requests (`infra/iam_requests.py`: action, resource ARN, the condition keys that matter) and, when
-a function is running on the thread (`infra.invocation`), appends one JSON line per distinct
+requests (`infra/iam/actions.py`: action, resource ARN, the condition keys that matter) and, when
+a function is running on the thread (`infra.local.invocation`), appends one JSON line per distinct
 request to the recording file. Calls made for no function (a test's own clients, provisioning,
 the SQS poller standing in for Lambda's event source) are not recorded: they are not the
-function's role at work; what AWS does on a function's behalf is derived in `infra/on_behalf.py`.
+function's role at work; what AWS does on a function's behalf is derived in `infra/iam/on_behalf.py`.
 
 Local physical ids that differ from a deployment's in form only (moto's random key ids and
-secret suffixes) are written as the names `infra.deployed_policies` gives the template's
+secret suffixes) are written as the names `infra.iam.deployed_policies` gives the template's
 resources, so the IAM check compares like with like.
 
 Several processes may record into one file: each appends whole lines with one `os.write` on an
@@ -34,11 +34,11 @@ from typing import Any
 
 from botocore.client import ClientCreator
 
-from infra import deployed_policies as deployed
 from infra import template as tpl
-from infra.iam_requests import IamRequest, iam_requests
-from infra.invocation import current_function
-from infra.local_aws import ACCOUNT_ID, LOCAL_NAMES
+from infra.iam import deployed_policies as deployed
+from infra.iam.actions import IamRequest, iam_requests
+from infra.local.aws import ACCOUNT_ID, LOCAL_NAMES
+from infra.local.invocation import current_function
 
 ENV_VAR = "CANDOR_AWS_CALLS"
 
@@ -82,7 +82,7 @@ def install() -> None:
 
 @contextlib.contextmanager
 def in_worker(template_path: str) -> Iterator[None]:
-    """The same recording in a worker process of the local stack (an `infra.lambda_worker` hook).
+    """The same recording in a worker process of the local stack (an `infra.local.lambda_worker` hook).
 
     The worker inherits CANDOR_AWS_CALLS from the process that spawned it, and appends to the same file.
     """

@@ -1,6 +1,6 @@
 """The calls AWS makes on a function's behalf, or into its resources as a service, derived from the template.
 
-A function's own SDK calls are recorded (`infra/aws_calls.py`); these are not, because no SDK
+A function's own SDK calls are recorded (`infra/iam/aws_calls.py`); these are not, because no SDK
 call of ours makes them, yet a missing grant fails them all the same:
 
 - **with the function's role**: the KMS calls behind SSE-KMS objects (S3 asks KMS for a data key
@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.deployed_policies import ACCOUNT_ID, REGION, DeployedPolicies, arn_of
+from infra.iam.deployed_policies import ACCOUNT_ID, REGION, DeployedPolicies, arn_of
 
 
 @dataclass(frozen=True)

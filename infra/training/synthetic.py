@@ -1,7 +1,7 @@
 """Seeded synthetic customer-service data: the training set of the bundled models.
 
 Two generators, both pure functions of `(n, seed)` (the same arguments always give the
-same data, on any machine), reused by `infra.train_models`, the demo and benchmarks.
+same data, on any machine), reused by `infra.training.train_models`, the demo and benchmarks.
 
 `ticket_messages(n, seed)`
     Customer messages in English and Spanish (about half each), each with the queue

@@ -7,12 +7,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from infra.api_event import MAX_BODY_BYTES, HttpRequest, HttpResponse, error_response
+from infra.local.api_event import MAX_BODY_BYTES, HttpRequest, HttpResponse, error_response
 
 if TYPE_CHECKING:
-    from infra.gateway import Gateway
+    from infra.local.gateway import Gateway
 
-logger = logging.getLogger("infra.gateway")
+logger = logging.getLogger("infra.local.gateway")
 
 
 def make_server(gateway: Gateway, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> ThreadingHTTPServer:
