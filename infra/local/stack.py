@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,6 +142,10 @@ class LocalStack:
                 self._semantics = contextlib.ExitStack()
                 self._semantics.enter_context(s3_semantics_installed(S3Semantics.from_template(self.template_path)))
             self._logs = installed(self.logs_dir)
+            # The functions served in this process share Powertools' metric store (a class attribute), so
+            # one function's flush may publish another's metrics and leave the other's flush empty. In AWS
+            # each function is its own process: the "No application metrics" warning is this stack's alone.
+            warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
             self.gateway = Gateway(
                 tpl.routes(tpl.load_template(self.template_path)),
                 tokens=self.tokens,
