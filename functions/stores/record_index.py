@@ -30,6 +30,31 @@ _BATCH_GET = 100  # BatchGetItem's limit
 _T = TypeVar("_T")
 
 
+def items_by_id(
+    dynamodb: DynamoDBClient, table: str, ids: Sequence[str], projection: Sequence[str], what: str
+) -> Iterator[dict[str, Any]]:
+    """A table's items keyed by `decision_id` (those that exist), 100 per BatchGetItem, unprocessed keys retried.
+
+    `what` names the table in the 503's reason ("the record index", "the appeals").
+    """
+    names = {f"#p{i}": name for i, name in enumerate(dict.fromkeys(["decision_id", *projection]))}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), _BATCH_GET):
+        keys: list[dict[str, Any]] = [{"decision_id": {"S": i}} for i in unique[start : start + _BATCH_GET]]
+        while keys:
+            request: Any = {
+                table: {"Keys": keys, "ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+            }
+            try:
+                answer = dynamodb.batch_get_item(RequestItems=request)
+            except (ClientError, BotoCoreError) as error:
+                raise DependencyUnavailable(f"{what} is unavailable") from error
+            for raw in answer.get("Responses", {}).get(table, []):
+                yield {k: _deserializer.deserialize(v) for k, v in raw.items()}
+            unprocessed: Any = answer.get("UnprocessedKeys") or {}
+            keys = list((unprocessed.get(table) or {}).get("Keys", []))
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[dict[str, Any]]
@@ -116,26 +141,7 @@ class RecordIndex:
 
     def by_id(self, ids: Sequence[str], projection: Sequence[str]) -> Iterator[dict[str, Any]]:
         """The table's items of these decision ids (those that exist), 100 per BatchGetItem."""
-        names = {f"#p{i}": name for i, name in enumerate(dict.fromkeys(["decision_id", *projection]))}
-        unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), _BATCH_GET):
-            keys: list[dict[str, Any]] = [{"decision_id": {"S": i}} for i in unique[start : start + _BATCH_GET]]
-            while keys:
-                request: Any = {
-                    self.table: {
-                        "Keys": keys,
-                        "ProjectionExpression": ", ".join(names),
-                        "ExpressionAttributeNames": names,
-                    }
-                }
-                try:
-                    answer = self.dynamodb.batch_get_item(RequestItems=request)
-                except (ClientError, BotoCoreError) as error:
-                    raise DependencyUnavailable("the record index is unavailable") from error
-                for raw in answer.get("Responses", {}).get(self.table, []):
-                    yield {k: _deserializer.deserialize(v) for k, v in raw.items()}
-                unprocessed: Any = answer.get("UnprocessedKeys") or {}
-                keys = list((unprocessed.get(self.table) or {}).get("Keys", []))
+        return items_by_id(self.dynamodb, self.table, ids, projection, "the record index")
 
     def _boundary(self, item: Mapping[str, Any]) -> Boundary:
         return str(item[self.sort_key]), str(item["decision_id"])

@@ -25,7 +25,7 @@ from functions.domain.review import QueueFilter, iso, review_key
 from functions.domain.seal import canonical_json
 from functions.schemas.customer import StoredAppeal
 from functions.schemas.review import SealedReview
-from functions.stores.record_index import RecordIndex
+from functions.stores.record_index import RecordIndex, items_by_id
 from functions.stores.record_store import put_new_object
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-_BATCH = 100  # BatchGetItem's limit
 
 
 def _reason(error: Exception) -> str:
@@ -114,28 +113,10 @@ class AwsReviewStore:
     def _decision_facts(self, ids: list[str]) -> dict[str, tuple[str | None, bool | None]]:
         """decision_id -> (outcome, adverse) from the records' index items."""
         facts: dict[str, tuple[str | None, bool | None]] = {}
-        for start in range(0, len(ids), _BATCH):
-            keys: list[dict[str, Any]] = [{"decision_id": {"S": i}} for i in dict.fromkeys(ids[start : start + _BATCH])]
-            while keys:
-                request: Any = {
-                    self.records_table: {
-                        "Keys": keys,
-                        "ProjectionExpression": "decision_id, outcome, adverse",
-                    }
-                }
-                try:
-                    answer = self.dynamodb.batch_get_item(RequestItems=request)
-                except (ClientError, BotoCoreError) as error:
-                    raise DependencyUnavailable(f"the records could not be read: {_reason(error)}") from error
-                for raw in answer.get("Responses", {}).get(self.records_table, []):
-                    item = {k: _deserializer.deserialize(v) for k, v in raw.items()}
-                    adverse = item.get("adverse")
-                    facts[str(item["decision_id"])] = (
-                        str(item["outcome"]) if "outcome" in item else None,
-                        bool(adverse) if adverse is not None else None,
-                    )
-                unprocessed: Any = answer.get("UnprocessedKeys") or {}
-                keys = list((unprocessed.get(self.records_table) or {}).get("Keys", []))
+        for item in items_by_id(self.dynamodb, self.records_table, ids, ["outcome", "adverse"], "the records index"):
+            adverse = item.get("adverse")
+            outcome = str(item["outcome"]) if "outcome" in item else None
+            facts[str(item["decision_id"])] = (outcome, bool(adverse) if adverse is not None else None)
         return facts
 
     def similar(self, model_id: str, outcome: str, decided_at: str, decision_id: str) -> list[dict[str, Any]]:
@@ -152,20 +133,8 @@ class AwsReviewStore:
 
     def appeal_statuses(self, ids: list[str]) -> dict[str, str]:
         """decision_id -> review status, for the decisions that have an appeal or referral."""
-        statuses: dict[str, str] = {}
-        keys: list[dict[str, Any]] = [{"decision_id": {"S": i}} for i in dict.fromkeys(ids)]
-        while keys:
-            request: Any = {self.appeals_table: {"Keys": keys, "ProjectionExpression": "decision_id, #s"}}
-            request[self.appeals_table]["ExpressionAttributeNames"] = {"#s": "status"}
-            try:
-                answer = self.dynamodb.batch_get_item(RequestItems=request)
-            except (ClientError, BotoCoreError) as error:
-                raise DependencyUnavailable(f"the appeals could not be read: {_reason(error)}") from error
-            for raw in answer.get("Responses", {}).get(self.appeals_table, []):
-                statuses[raw["decision_id"]["S"]] = raw["status"]["S"]
-            unprocessed: Any = answer.get("UnprocessedKeys") or {}
-            keys = list((unprocessed.get(self.appeals_table) or {}).get("Keys", []))
-        return statuses
+        appeals = items_by_id(self.dynamodb, self.appeals_table, ids, ["status"], "the appeals table")
+        return {str(item["decision_id"]): str(item["status"]) for item in appeals}
 
     # ------------------------------------------------------------ one case
 
