@@ -35,6 +35,7 @@ def record_store(env: dict[str, str], dynamodb: Any, s3: Any) -> AwsRecordStore:
         dynamodb=dynamodb,
         s3=s3,
         index_shards=int(env.get("CANDOR_INDEX_SHARDS", DEFAULT_INDEX_SHARDS)),
+        pending_table=env.get("CANDOR_PENDING_TABLE"),
     )
 
 
