@@ -227,7 +227,7 @@ class LocalStack:
             stream_poller.start()
             self._pollers.append(stream_poller)
 
-    def drain(self, timeout_s: float = 30.0) -> None:
+    def drain(self, timeout_s: float = 120.0) -> None:
         """Wait until the archive copier has copied every pending record (the pending table is empty).
 
         A decision is durable in DynamoDB when it is answered; its S3 objects follow from the
