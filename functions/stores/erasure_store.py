@@ -13,7 +13,7 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.domain.errors import DependencyUnavailable
-from functions.stores.pending_records import erase_pending_personal
+from functions.stores.pending_records import erase_pending_personal, is_pending
 from functions.stores.record_store import ERASED, RecordPlaces, _reason, personal_key, put_new_object
 
 LEGAL_HOLD_ROUNDS = 10  # set_legal_hold's attempts to catch up with concurrent changes before a 503
@@ -34,9 +34,17 @@ class AwsErasureStore(RecordPlaces):
         version read back: if another request has changed the flag since, its value is applied too,
         until the version read back is the one applied. The last lock written is then always the
         latest flag's, whatever the interleaving (docs/auditors.md).
+
+        A record still awaiting its archive copy has no object to hold yet: 503 before anything is
+        written (the flag alone would disagree with the lock), and the request is repeated after the
+        copy. Checked first, race-free: the copier writes the object before it deletes the item.
         """
         key = {"decision_id": {"S": decision_id}}
         try:
+            if self.pending_table and is_pending(self.dynamodb, self.pending_table, decision_id):
+                raise DependencyUnavailable(
+                    "the record is not in the archive yet (its copy is pending): repeat shortly"
+                )
             try:
                 item = self.dynamodb.update_item(
                     TableName=self.table,

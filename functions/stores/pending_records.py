@@ -78,6 +78,17 @@ def read_pending(dynamodb: DynamoDBClient, table: str, decision_id: str) -> Pend
     )
 
 
+def is_pending(dynamodb: DynamoDBClient, table: str, decision_id: str) -> bool:
+    """Whether the record still awaits its archive copy (its key only is read, consistently)."""
+    found = dynamodb.get_item(
+        TableName=table,
+        Key={"decision_id": {"S": decision_id}},
+        ConsistentRead=True,
+        ProjectionExpression="decision_id",
+    )
+    return "Item" in found
+
+
 def erase_pending_personal(dynamodb: DynamoDBClient, table: str, decision_id: str) -> bool:
     """Remove the personal part from a still-pending item; False when there is no such item (copied, or never staged).
 

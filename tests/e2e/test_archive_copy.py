@@ -93,6 +93,16 @@ def test_a_copy_that_keeps_failing_goes_to_the_failure_queue_and_the_record_stay
     )["Item"]
     assert archived(api, item["archive_key"]["S"]) is None
     read_by_both(api, decision_id, token)  # served from the pending item
+    # No archive object to hold yet: 503 before anything is written (docs/records.md).
+    held = api.call("PUT", f"/v1/explanations/{decision_id}/legal-hold", role="privacy", json={"on": True})
+    assert held.status_code == 503, held.text
+    assert (
+        "legal_hold" not in item
+        and "legal_hold"
+        not in api.aws("dynamodb").get_item(
+            TableName=api.stack.env["CANDOR_RECORDS_TABLE"], Key={"decision_id": {"S": decision_id}}
+        )["Item"]
+    )
     with pytest.raises(TimeoutError):
         api.stack.drain(timeout_s=1)
 
@@ -110,3 +120,5 @@ def test_a_copy_that_keeps_failing_goes_to_the_failure_queue_and_the_record_stay
     ]
     assert personal.read()
     read_by_both(api, decision_id, token)
+    held = api.call("PUT", f"/v1/explanations/{decision_id}/legal-hold", role="privacy", json={"on": True})
+    assert held.status_code == 200, held.text  # copied: the hold applies
