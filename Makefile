@@ -147,6 +147,9 @@ build-IntegrityFunction:
 # `sam build` runs this for the rollup function: the integrity job's zip (no models, numpy or shap).
 build-RollupFunction: build-IntegrityFunction
 
+# `sam build` runs this for the archive copier: the integrity job's zip (no models, numpy or shap).
+build-ArchiveCopyFunction: build-IntegrityFunction
+
 # `sam build` runs this for the review webhook: the integrity job's zip (it posts with the stdlib's urllib).
 build-ReviewWebhookFunction: build-IntegrityFunction
 

@@ -81,6 +81,7 @@ def build_integrity_service(settings: AuditSettings) -> IntegrityService:
             s3=aws_clients.s3(),
             index_shards=settings.index_shards,
             appeals_table=settings.appeals_table,
+            pending_table=settings.pending_table,
         ),
         windowing=windowing,
         signing_key_id=settings.digest_key_id,

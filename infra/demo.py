@@ -277,7 +277,8 @@ def _demo(registry: str) -> int:
             env["CANDOR_ARCHIVE_BUCKET"],
             env["CANDOR_PERSONAL_BUCKET"],
         )
-        print(f"\nWhere the records landed (table {table}, bucket {bucket}):")
+        stack.drain()  # the archive copier writes the objects from the pending table, just after each answer
+        print(f"\nWhere the records landed (table {table}, bucket {bucket}, copied there from the pending table):")
         for answer in answers:
             item = dynamodb.get_item(TableName=table, Key={"decision_id": {"S": answer["decision_id"]}})["Item"]
             key = item["archive_key"]["S"]

@@ -35,6 +35,7 @@ def record_store(env: dict[str, str], dynamodb: Any, s3: Any) -> AwsRecordStore:
         dynamodb=dynamodb,
         s3=s3,
         index_shards=int(env.get("CANDOR_INDEX_SHARDS", DEFAULT_INDEX_SHARDS)),
+        pending_table=env.get("CANDOR_PENDING_TABLE"),
     )
 
 
@@ -42,7 +43,7 @@ def erase(env: dict[str, str], decision_id: str, at: str = "2026-11-28T09:00:00Z
     """What the privacy function does to an erasable record: delete every version of the personal part,
     then mark the index item, with the functions' own clients and as that function."""
     from functions.stores import aws_clients
-    from functions.stores.record_store import AwsErasureStore
+    from functions.stores.erasure_store import AwsErasureStore
     from infra.local.invocation import running
 
     places = record_store(env, aws_clients.dynamodb(), aws_clients.s3())

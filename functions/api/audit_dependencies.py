@@ -10,9 +10,10 @@ from functions.domain.seal import subject_hash
 from functions.schemas.settings import audit_settings
 from functions.stores import aws_clients
 from functions.stores.appeal_store import AwsAppealStore
+from functions.stores.erasure_store import AwsErasureStore
 from functions.stores.monitoring_store import AwsMonitoringStore
 from functions.stores.record_index import RecordIndex
-from functions.stores.record_store import AwsErasureStore, AwsRecordStore
+from functions.stores.record_store import AwsRecordStore
 
 
 @per_container

@@ -220,6 +220,10 @@ class RecordSource(Protocol):
         """Lengthen the Object Lock retention of the record's archived envelope (and completion, if any)."""
         ...
 
+    def copy_pending(self, start: datetime, end: datetime) -> bool:
+        """Whether a record decided in [start, end) still awaits its archive copy (docs/records.md)."""
+        ...
+
 
 # ------------------------------------------------------------------------------ report
 
@@ -382,6 +386,9 @@ class DigestRun(_Frozen):
     records_listed: int
     retention_extended: int
     caught_up: bool = Field(description="False when the run stopped at its window limit; the next run continues.")
+    deferred: str | None = Field(
+        default=None, description="The window not digested because a record of it awaits its archive copy."
+    )
 
 
 def retain_until(record: IndexedRecord, default_retention: timedelta) -> datetime | None:
@@ -419,7 +426,14 @@ def write_due_digests(
         window = windowing.start_of(first_window) if first_window is not None else last
     written: list[str] = []
     listed = extended = 0
+    deferred: str | None = None
     while window <= last and len(written) < max_windows:
+        # Its records must be in the archive before the window is locked and digested (the verifier
+        # re-hashes archived objects): a record still awaiting its copy defers the window, and the
+        # chain, to the next run; it is never reported missing.
+        if records.copy_pending(window, window + windowing.size):
+            deferred = iso_utc(window)
+            break
         in_window = [
             r for r in records.indexed(window, window + windowing.size) if windowing.contains(window, r.decided_at)
         ]
@@ -443,5 +457,9 @@ def write_due_digests(
         listed += len(in_window)
         window += windowing.size
     return DigestRun(
-        windows_written=written, records_listed=listed, retention_extended=extended, caught_up=window > last
+        windows_written=written,
+        records_listed=listed,
+        retention_extended=extended,
+        caught_up=window > last,
+        deferred=deferred,
     )

@@ -145,6 +145,10 @@ class RecordSettings(CatalogSettings):
     archive_bucket: str
     personal_bucket: str
     kms_key_id: str
+    pending_table: str | None = Field(
+        default=None,
+        description="Sealed records awaiting their archive copy (docs/records.md); unset: records go to S3 directly.",
+    )
     subject_key_secret: str | None = Field(default=None, description="Secrets Manager id of the subject-hash key.")
     subject_key: SecretStr | None = Field(default=None, description="The key itself; local stack and tests only.")
     index_shards: int = Field(
@@ -294,6 +298,17 @@ class RollupSettings(BaseSettings):
         return intersection_pairs(self.rollup_intersections)
 
 
+class ArchiveCopySettings(BaseSettings):
+    """The archive copier: the pending records it reads and deletes, the two buckets it writes, their key."""
+
+    model_config = SettingsConfigDict(env_prefix="CANDOR_", frozen=True, extra="ignore", defer_build=True)
+
+    pending_table: str
+    archive_bucket: str
+    personal_bucket: str
+    kms_key_id: str
+
+
 @per_container
 def catalog_settings() -> CatalogSettings:
     return CatalogSettings()
@@ -342,3 +357,8 @@ def worker_settings() -> WorkerSettings:
 @per_container
 def rollup_settings() -> RollupSettings:
     return RollupSettings()  # required fields come from the environment
+
+
+@per_container
+def archive_copy_settings() -> ArchiveCopySettings:
+    return ArchiveCopySettings()

@@ -44,6 +44,11 @@ def one_commit() -> Iterator[None]:
         _staged.reset(token)
 
 
+def commit_open() -> bool:
+    """Whether a decision's commit is open here: puts staged now are sent with its completion."""
+    return _staged.get() is not None
+
+
 def stage(put: dict[str, Any]) -> bool:
     """Hand a `Put` (TableName, Item, ConditionExpression) to the open commit; False if none is open."""
     staged = _staged.get()

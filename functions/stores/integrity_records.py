@@ -25,6 +25,7 @@ from functions.domain.integrity import ArchivedEnvelope, IndexedRecord, Windowin
 from functions.domain.review import REVIEW_ID_PREFIX
 from functions.domain.seal import canonical_json, sha256_hex
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
+from functions.stores.pending_records import any_pending
 from functions.stores.record_index import RecordIndex
 
 if TYPE_CHECKING:
@@ -42,6 +43,11 @@ _FIELDS = (
     "completion_key",
 )
 _deserializer = TypeDeserializer()
+
+
+def _iso(moment: datetime) -> str:
+    """The `decided_at` form (ISO-8601 UTC, milliseconds, Z), which sorts as time does."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _bound(moment: datetime) -> str:
@@ -63,9 +69,11 @@ class AwsRecordSource:
         s3: S3Client,
         index_shards: int = DEFAULT_INDEX_SHARDS,
         appeals_table: str | None = None,
+        pending_table: str | None = None,
     ) -> None:
         self.table, self.bucket, self.windowing, self.index_shards = table, bucket, windowing, index_shards
         self.dynamodb, self.s3, self.appeals_table = dynamodb, s3, appeals_table
+        self.pending_table = pending_table
         self.index = RecordIndex(table=table, dynamodb=dynamodb)
 
     def indexed(self, start: datetime, end: datetime) -> Iterator[IndexedRecord]:
@@ -167,6 +175,15 @@ class AwsRecordSource:
             raise DependencyUnavailable("the archive could not be listed") from error
         # The key itself sorts first among the keys it prefixes.
         return any(item.get("Key") == key for item in listing.get("Contents", []))
+
+    def copy_pending(self, start: datetime, end: datetime) -> bool:
+        """Whether a record decided in [start, end) is still in the pending table (its archive copy not written)."""
+        if not self.pending_table:
+            return False
+        try:
+            return any_pending(self.dynamodb, self.pending_table, _iso(start), _iso(end))
+        except (ClientError, BotoCoreError) as error:
+            raise DependencyUnavailable("the pending records could not be read") from error
 
     def extend_retention(self, record: IndexedRecord, until: datetime) -> None:
         """Compliance-mode retention until `until` on the envelope and its completion (S3 refuses to shorten it)."""

@@ -4,11 +4,14 @@
 - the personal part in the personal bucket (no lock: erasure deletes it);
 - the index item in DynamoDB, with what auditor queries and reports need.
 
-Order matters: both objects first (concurrently: they do not depend on each other), the index
-item last. The index item is what makes a decision exist; objects without one (a failed or
-crashed write) are never served, and the caller got a 503. On the decision path the index put
-is not sent here but staged, and committed with the idempotency completion in one transaction
-(`functions/stores/decision_commit.py`).
+On the decision path no object is written: the two halves go into a pending item
+(`functions/stores/pending_records.py`), staged with the index item and committed with the
+idempotency completion in one transaction (`functions/stores/decision_commit.py`); the archive
+copier writes the objects from it seconds later. Readers read that item while an object is not
+there yet. Outside a commit, or for a record too large for one DynamoDB item, both objects are
+written first (concurrently: they do not depend on each other), the index item last: the index
+item is what makes a decision exist, and objects without one (a failed or crashed write) are
+never served.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,7 +35,8 @@ from functions.domain.retention import expires_at
 from functions.domain.seal import archived_json, personal_json
 from functions.schemas.record import Envelope, ExplanationRecord, RecordedExplanation, SealedCompletion
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
-from functions.stores.decision_commit import stage
+from functions.stores.decision_commit import commit_open, stage
+from functions.stores.pending_records import PendingRecord, fits, pending_put, read_pending
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,7 +44,8 @@ if TYPE_CHECKING:
 
 INDEXED_ATTRIBUTIONS = 20  # the item keeps the largest few; the archive keeps all
 ERASED = "erased"  # the index item's erasure_status once its personal part is deleted
-LEGAL_HOLD_ROUNDS = 10  # set_legal_hold's attempts to catch up with concurrent changes before a 503
+# What S3 answers a read of an absent key: 404 to a role that may list the bucket, 403 to any other.
+_ABSENT = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403", "Forbidden"})
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -128,9 +133,9 @@ def _attribute(value: Any) -> dict[str, Any]:
     return dict(_serializer.serialize(value))
 
 
-def put_new_object(s3: S3Client, bucket: str, key: str, body: bytes, kms_key_id: str) -> None:
-    """Encrypted with the customer key, checksummed end to end, never over an existing object."""
-    s3.put_object(
+def put_new_object(s3: S3Client, bucket: str, key: str, body: bytes, kms_key_id: str) -> str | None:
+    """Encrypted with the customer key, checksummed end to end, never over an existing object; its version id."""
+    answer = s3.put_object(
         Bucket=bucket,
         Key=key,
         Body=body,
@@ -141,6 +146,7 @@ def put_new_object(s3: S3Client, bucket: str, key: str, body: bytes, kms_key_id:
         ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
         IfNoneMatch="*",
     )
+    return answer.get("VersionId")
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,7 @@ class RecordPlaces:
     dynamodb: DynamoDBClient
     s3: S3Client
     index_shards: int = DEFAULT_INDEX_SHARDS  # CANDOR_INDEX_SHARDS: the same for the writer and every reader
+    pending_table: str | None = None  # CANDOR_PENDING_TABLE: records awaiting their archive copy
 
     @classmethod
     def from_settings(cls, settings: StoreSettings, dynamodb: DynamoDBClient, s3: S3Client) -> Self:
@@ -165,6 +172,7 @@ class RecordPlaces:
             dynamodb=dynamodb,
             s3=s3,
             index_shards=settings.index_shards,
+            pending_table=settings.pending_table,
         )
 
 
@@ -179,6 +187,8 @@ class StoreSettings(Protocol):
     def kms_key_id(self) -> str: ...
     @property
     def index_shards(self) -> int: ...
+    @property
+    def pending_table(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -196,10 +206,23 @@ class AwsRecordStore(RecordPlaces):
             "Item": item_attributes(item),
             "ConditionExpression": "attribute_not_exists(decision_id)",
         }
-        try:
-            self._put_objects(
-                (self.bucket, key, sealed), (self.personal_bucket, personal_key(record.envelope.decision_id), personal)
+        decision_id = record.envelope.decision_id
+        if self.pending_table and commit_open() and fits(sealed, personal):
+            # The decision path: both halves durable in the same transaction as the index item; copied later.
+            staged = PendingRecord(
+                decision_id=decision_id,
+                decided_at=record.envelope.decided_at,
+                archive_key=key,
+                sealed=sealed,
+                content_sha256=record.content_sha256,
+                personal_key=personal_key(decision_id),
+                personal=personal,
             )
+            stage(pending_put(self.pending_table, staged))
+            stage(put)
+            return
+        try:
+            self._put_objects((self.bucket, key, sealed), (self.personal_bucket, personal_key(decision_id), personal))
             if not stage(put):  # inside a decision's commit, the transaction writes it
                 self.dynamodb.put_item(**put)
         except (ClientError, BotoCoreError) as error:
@@ -233,7 +256,7 @@ class AwsRecordStore(RecordPlaces):
             if "Item" not in found:
                 return None
             item = {name: _deserializer.deserialize(value) for name, value in found["Item"].items()}
-            sealed = json.loads(self.s3.get_object(Bucket=self.bucket, Key=str(item["archive_key"]))["Body"].read())
+            sealed = json.loads(self._object(self.bucket, str(item["archive_key"]), decision_id, personal=False))
             # The index says the personal part is gone: it is not asked for. No function may list
             # the personal bucket, so S3 would answer 403 for it, not 404 (docs/security.md).
             personal = None if item.get("erasure_status") == ERASED else self._personal(decision_id)
@@ -257,8 +280,28 @@ class AwsRecordStore(RecordPlaces):
         (One missing without the mark is an erasure cut short between the delete and the mark: the
         privacy officer got a 503, and repeating the request finishes it.)
         """
-        body = self.s3.get_object(Bucket=self.personal_bucket, Key=personal_key(decision_id))["Body"].read()
+        body = self._object(self.personal_bucket, personal_key(decision_id), decision_id, personal=True)
         return dict(json.loads(body))
+
+    def _object(self, bucket: str, key: str, decision_id: str, *, personal: bool) -> bytes:
+        """An object of the record; before its archive copy exists, the same bytes from the pending item.
+
+        An absent object (404, or 403 to a role that may not list the bucket) sends the reader to the
+        pending item; with no pending item either, the copy finished between the two reads (it
+        writes the objects before deleting the item), so the object is read again, and an error
+        then is a failure.
+        """
+        try:
+            return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if not self.pending_table or _reason(error) not in _ABSENT:
+                raise
+        staged = read_pending(self.dynamodb, self.pending_table, decision_id)
+        if staged is not None:
+            body = staged.personal if personal else staged.sealed
+            if body is not None:
+                return body
+        return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
 @per_container
@@ -280,114 +323,3 @@ def _reason(error: Exception) -> str:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code", "ClientError"))
     return type(error).__name__
-
-
-@dataclass(frozen=True)
-class AwsErasureStore(RecordPlaces):
-    """The privacy officer's writes: delete personal parts, mark index items, keep a receipt."""
-
-    idempotency_table: str | None = None
-
-    def set_legal_hold(self, decision_id: str, on: bool, at: str) -> bool:
-        """The flag erasure reads, then S3 Object Lock legal hold on the archived envelope; False if no such decision.
-
-        Two requests at once (one placing, one lifting) must not leave the flag saying one thing and
-        the lock the other, and S3 has no conditional legal-hold write. So the flag is written first,
-        with a version counter; the lock is then set to the flag's value at that version, and the
-        version read back: if another request has changed the flag since, its value is applied too,
-        until the version read back is the one applied. The last lock written is then always the
-        latest flag's, whatever the interleaving (docs/auditors.md).
-        """
-        key = {"decision_id": {"S": decision_id}}
-        try:
-            try:
-                item = self.dynamodb.update_item(
-                    TableName=self.table,
-                    Key=key,
-                    UpdateExpression="SET legal_hold = :on, legal_hold_at = :at ADD legal_hold_version :one",
-                    ConditionExpression="attribute_exists(decision_id)",
-                    ExpressionAttributeValues={":on": {"BOOL": on}, ":at": {"S": at}, ":one": {"N": "1"}},
-                    ReturnValues="ALL_NEW",
-                )["Attributes"]
-            except ClientError as error:
-                if _reason(error) == "ConditionalCheckFailedException":
-                    return False
-                raise
-            archive, applied = item["archive_key"]["S"], item
-            for _ in range(LEGAL_HOLD_ROUNDS):
-                status: Literal["ON", "OFF"] = "ON" if applied["legal_hold"]["BOOL"] else "OFF"
-                self.s3.put_object_legal_hold(Bucket=self.bucket, Key=archive, LegalHold={"Status": status})
-                latest = self.dynamodb.get_item(
-                    TableName=self.table,
-                    Key=key,
-                    ConsistentRead=True,
-                    ProjectionExpression="legal_hold, legal_hold_version",
-                )["Item"]
-                if latest["legal_hold_version"] == applied["legal_hold_version"]:
-                    return True
-                applied = latest
-        except (ClientError, BotoCoreError) as error:
-            raise DependencyUnavailable(f"the legal hold could not be set: {_reason(error)}") from error
-        raise DependencyUnavailable("the legal hold kept changing while it was set: repeat the request")
-
-    def erase(self, decision_id: str, at: str, *, answer_key: str | None = None) -> bool:
-        """Delete every version of the personal part and the remembered answer, then drop the index's segments.
-
-        `answer_key`: the decision's idempotency record (in `idempotency_table`), which keeps the
-        whole answer, display values of the inputs included, until its TTL. True when this call
-        marked the record erased; False when another request had already (both delete: deleting
-        is idempotent; only one mark, so only one receipt says it erased the record).
-        """
-        try:
-            if answer_key and self.idempotency_table:
-                self.dynamodb.delete_item(TableName=self.idempotency_table, Key={"id": {"S": answer_key}})
-            versions = []
-            # The key before objects were spread too (docs/records.md): an erasure must not miss one.
-            for key in (personal_key(decision_id), f"personal/{decision_id}.json"):
-                listing = self.s3.list_object_versions(Bucket=self.personal_bucket, Prefix=key)
-                versions += [
-                    {"Key": v["Key"], "VersionId": v["VersionId"]}
-                    for v in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]
-                    if v["Key"] == key
-                ]
-            if versions:
-                self.s3.delete_objects(Bucket=self.personal_bucket, Delete={"Objects": versions, "Quiet": True})  # type: ignore[typeddict-item]
-            return self._mark(decision_id, ERASED, at, remove_segments=True)
-        except (ClientError, BotoCoreError) as error:
-            raise DependencyUnavailable(f"the erasure could not be completed: {_reason(error)}") from error
-
-    def restrict(self, decision_id: str, at: str) -> bool:
-        """Mark the record restricted; False when another request had already marked it."""
-        try:
-            return self._mark(decision_id, "restricted", at, remove_segments=False)
-        except (ClientError, BotoCoreError) as error:
-            raise DependencyUnavailable(f"the restriction could not be recorded: {_reason(error)}") from error
-
-    def _mark(self, decision_id: str, status: str, at: str, *, remove_segments: bool) -> bool:
-        """Set the erasure status unless the record already has it (or is erased): False then."""
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": {"decision_id": {"S": decision_id}},
-            "UpdateExpression": "SET erasure_status = :s, erasure_at = :at",
-            "ConditionExpression": "attribute_exists(decision_id) AND "
-            "(attribute_not_exists(erasure_status) OR NOT erasure_status IN (:s, :erased))",
-            "ExpressionAttributeValues": {":s": {"S": status}, ":at": {"S": at}, ":erased": {"S": ERASED}},
-        }
-        if remove_segments:
-            request["UpdateExpression"] += " REMOVE #seg"
-            request["ExpressionAttributeNames"] = {"#seg": "segments"}  # a reserved word
-        try:
-            self.dynamodb.update_item(**request)
-        except ClientError as error:
-            if _reason(error) == "ConditionalCheckFailedException":  # the item is from the index: it exists
-                return False
-            raise
-        return True
-
-    def keep_receipt(self, erasure_id: str, body: bytes) -> str:
-        key = f"erasures/{erasure_id}.json"
-        try:
-            put_new_object(self.s3, self.bucket, key, body, self.kms_key_id)
-        except (ClientError, BotoCoreError) as error:
-            raise DependencyUnavailable(f"the erasure receipt could not be stored: {_reason(error)}") from error
-        return key

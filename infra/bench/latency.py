@@ -12,8 +12,9 @@ Measured side by side, in turns: the handler; the bare model call (`runtime.pred
 `runtime.explain`, as figure 2); one DynamoDB conditional `PutItem` through the same hook,
 the physical floor of "durably stored before the answer". The chat turn's added latency is
 handler minus bare call, per round. Besides, the design options are simulated from the same
-parameters (AWS time only): the write sequences before and after this change, and the
-DynamoDB-first designs that were weighed (docs/architecture.md).
+parameters (AWS time only): the write sequences before and after this change (DynamoDB first,
+the archive copied from the pending table's stream), and the lock-free design that was weighed
+(docs/records.md).
 """
 
 from __future__ import annotations
@@ -57,12 +58,12 @@ DESIGNS: dict[str, list[list[tuple[str, str]]]] = {
         [("dynamodb", "PutItem")],
         [("dynamodb", "UpdateItem")],
     ],
-    "built: lock, objects in parallel, index + completion in one transaction (3)": [
+    "before the copier: lock, objects in parallel, index + completion in one transaction (3)": [
         [("dynamodb", "PutItem")],
         [("s3", "PutObject"), ("s3", "PutObject")],
         [("dynamodb", "TransactWriteItems")],
     ],
-    "not built: DynamoDB first, archive copied from the stream (2)": [
+    "built: lock, then pending record + index + completion in one transaction; archive copied from the stream (2)": [
         [("dynamodb", "PutItem")],
         [("dynamodb", "TransactWriteItems")],
     ],

@@ -34,6 +34,7 @@ LOCAL_NAMES: Mapping[str, str] = {
     "IdempotencyTable": "candor-idempotency",
     "AppealsTable": "candor-appeals",
     "RollupsTable": "candor-rollups",
+    "PendingRecordsTable": "candor-pending-records",
     "ArchiveBucket": "candor-archive",
     "PersonalBucket": "candor-personal",
     "AccessLogsBucket": "candor-access-logs",

@@ -252,6 +252,7 @@ def sample_events(template_path: Path | str = tpl.TEMPLATE_PATH) -> dict[str, di
     events["integrity-schedule.json"] = _integrity_schedule()
     events["monitoring-schedule.json"] = schedule_event("candor-monitoring-hourly", _EVENT_TIME)
     events["records-stream.json"] = _records_stream()
+    events["pending-records-stream.json"] = _pending_records_stream()
     return events
 
 
@@ -287,6 +288,27 @@ def _records_stream() -> dict[str, Any]:
         },
     }
     stream = f"arn:aws:dynamodb:{REGION}:123456789012:table/candor-records/stream/2026-08-01T00:00:00.000"
+    return lambda_stream_event([record], stream)
+
+
+def _pending_records_stream() -> dict[str, Any]:
+    """What the archive copier gets from the pending-records table's stream: keys only, never the record."""
+    from infra.local.stream_event_source import lambda_stream_event
+
+    record = {
+        "eventID": "eccbc87e4b5ce2fe28308fd9f2a7baf3",
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "ApproximateCreationDateTime": int(_EVENT_TIME.timestamp()),
+            "Keys": {"decision_id": {"S": "01KB0000000000000000000001"}},
+            "SequenceNumber": "200000000000000000001",
+            "SizeBytes": 40,
+            "StreamViewType": "KEYS_ONLY",
+        },
+    }
+    stream = f"arn:aws:dynamodb:{REGION}:123456789012:table/candor-pending-records/stream/2026-08-01T00:00:00.000"
     return lambda_stream_event([record], stream)
 
 

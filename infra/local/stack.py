@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from time import monotonic, sleep
 from types import TracebackType
 from typing import Any
 
@@ -230,6 +231,27 @@ class LocalStack:
             )
             stream_poller.start()
             self._pollers.append(stream_poller)
+
+    def drain(self, timeout_s: float = 120.0) -> None:
+        """Wait until the archive copier has copied every pending record (the pending table is empty).
+
+        A decision is durable in DynamoDB when it is answered; its S3 objects follow from the
+        pending table's stream (`ArchiveCopyFunction`), within a poll or two here. Tests and tools
+        that look at the buckets right after a decision call this first. Raises TimeoutError
+        when records stay pending (a copier failing on them, or no event sources).
+        """
+        table = self.env.get("CANDOR_PENDING_TABLE")
+        if not table:
+            return
+        dynamodb = session_client("dynamodb", self.aws_url)  # the administrator's view, not a function's
+        deadline = monotonic() + timeout_s
+        while True:
+            left = dynamodb.scan(TableName=table, Select="COUNT", ConsistentRead=True)["Count"]
+            if not left:
+                return
+            if monotonic() > deadline:
+                raise TimeoutError(f"{left} record(s) still await their archive copy after {timeout_s:.0f} s")
+            sleep(0.1)
 
     def run_scheduled(self, function: str, time: datetime | None = None) -> Any:
         """Invoke a scheduled function now, as its hourly EventBridge rule would at `time` (default: now).

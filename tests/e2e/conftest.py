@@ -37,7 +37,8 @@ class Client:
         return boto3.client(service, endpoint_url=self.stack.aws_url, region_name=self.stack.env["AWS_DEFAULT_REGION"])
 
     def stored(self) -> tuple[int, int]:
-        """(index items, archive objects): what a request left behind."""
+        """(index items, archive objects): what a request left behind, once its archive copy is written."""
+        self.stack.drain()  # the objects follow the answer, from the pending table's stream
         # Every page: a Scan stops at 1 MB and a listing at 1,000 keys, and the suite stores more than that.
         scan = self.aws("dynamodb").get_paginator("scan")
         pages = scan.paginate(TableName=self.stack.env["CANDOR_RECORDS_TABLE"], Select="COUNT")

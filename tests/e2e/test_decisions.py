@@ -13,6 +13,7 @@ pytestmark = pytest.mark.e2e
 
 def stored_record(api, decision_id: str) -> tuple[dict, ExplanationRecord]:
     env = api.stack.env
+    api.stack.drain()  # the objects are the archive copier's, written just after the answer
     store = record_store(env, api.aws("dynamodb"), api.aws("s3"))
     stored = store.get(decision_id)
     assert stored is not None

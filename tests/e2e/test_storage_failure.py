@@ -35,11 +35,10 @@ def failing(client, operation: str, fault: Callable[[str], Exception] = unreacha
         client.meta.events.unregister(event, unique_id="test-fault")
 
 
+# S3 is no longer on the decision path: its failures are the archive copier's (tests/e2e/test_archive_copy.py).
 FAULTS = [
-    (aws_clients.s3, "PutObject", unreachable),  # archive unreachable: nothing written
-    (aws_clients.s3, "PutObject", refused("KMS.KMSInvalidStateException")),  # the records key is disabled
     (aws_clients.dynamodb, "PutItem", unreachable),  # the idempotency lock cannot be taken: nothing decided
-    # The index item and the idempotency completion, one transaction: a failure after the object writes.
+    # The pending record, the index item and the idempotency completion: one transaction, the only write after the lock.
     (aws_clients.dynamodb, "TransactWriteItems", unreachable),
     (aws_clients.dynamodb, "TransactWriteItems", refused("ProvisionedThroughputExceededException")),  # throttled
     (aws_clients.dynamodb, "TransactWriteItems", refused("ThrottlingException")),

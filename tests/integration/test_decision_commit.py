@@ -1,4 +1,7 @@
-"""The decision's write path in moto: the lock, both objects at once, then one transaction.
+"""The decision's write path in moto: the lock, then one transaction (pending record, index item, completion).
+
+A record too large for a pending item (docs/records.md) takes the direct path: both objects at
+once, then the transaction; `too_large` makes every record take it.
 
 The decisions handler itself, with the functions' own clients; faults are injected per call
 with botocore events (`before-call`), as tests/e2e/test_storage_failure.py does over HTTP.
@@ -77,19 +80,48 @@ def calls(aws_env) -> Iterator[list[str]]:
         client.meta.events.unregister("before-call", unique_id="test-calls")
 
 
-def test_a_decision_is_the_lock_two_concurrent_objects_and_one_transaction(aws_env, calls):
-    response = decide("commit-1")
+@pytest.fixture
+def too_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every record as if it were over what one pending item may hold: the direct path to S3."""
+    from functions.stores import record_store
+
+    monkeypatch.setattr(record_store, "fits", lambda sealed, personal: False)
+
+
+def test_a_decision_is_the_lock_and_one_transaction(aws_env, calls):
+    transactions: list[list[str]] = []
+
+    def tables(params: dict[str, Any], **_: object) -> None:
+        transactions.append([next(iter(a.values()))["TableName"] for a in params["TransactItems"]])
+
+    with on_call(aws_clients.dynamodb(), "TransactWriteItems", tables, "before-parameter-build"):
+        response = decide("commit-1")
 
     assert response["statusCode"] == 200, response["body"]
-    assert calls == ["dynamodb.PutItem", "s3.PutObject", "s3.PutObject", "dynamodb.TransactWriteItems"]
+    assert calls == ["dynamodb.PutItem", "dynamodb.TransactWriteItems"]  # no S3 on the decision path
+    assert transactions == [
+        [aws_env["CANDOR_PENDING_TABLE"], aws_env["CANDOR_RECORDS_TABLE"], aws_env["CANDOR_IDEMPOTENCY_TABLE"]]
+    ]
     [item] = index_items(aws_env, "commit-1")
     assert item["decision_id"]["S"] == json.loads(response["body"])["decision_id"]
+    pending = boto3.client("dynamodb").get_item(
+        TableName=aws_env["CANDOR_PENDING_TABLE"], Key={"decision_id": item["decision_id"]}, ConsistentRead=True
+    )
+    assert pending["Item"]["archive_key"] == item["archive_key"]  # durable, awaiting its archive copy
     completed = idempotency_item(aws_env, "commit-1")
     assert completed is not None and completed["status"]["S"] == "COMPLETED"
     assert json.loads(completed["data"]["S"]) == json.loads(response["body"])
 
 
-def test_the_two_object_writes_are_in_flight_together(aws_env):
+def test_a_record_too_large_for_a_pending_item_writes_both_objects_at_once_then_the_transaction(
+    aws_env, calls, too_large
+):
+    response = decide("commit-large")
+    assert response["statusCode"] == 200, response["body"]
+    assert calls == ["dynamodb.PutItem", "s3.PutObject", "s3.PutObject", "dynamodb.TransactWriteItems"]
+
+
+def test_the_two_object_writes_are_in_flight_together(aws_env, too_large):
     # Each PutObject waits at the barrier for the other: written one after the other, they would break it.
     both = threading.Barrier(2, timeout=20)
 
@@ -111,7 +143,7 @@ def test_a_replay_returns_the_first_answer_and_writes_nothing(aws_env, calls):
     assert len(index_items(aws_env, "commit-replay")) == 1
 
 
-def test_one_failed_object_write_is_a_503_with_no_index_item_and_the_retry_stores_one_record(aws_env):
+def test_one_failed_object_write_is_a_503_with_no_index_item_and_the_retry_stores_one_record(aws_env, too_large):
     personal_bucket = aws_env["CANDOR_PERSONAL_BUCKET"]
 
     def refuse_the_personal_part(params: dict[str, Any], **_: object) -> None:

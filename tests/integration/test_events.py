@@ -59,6 +59,7 @@ def test_every_event_file_is_covered():
         "integrity-schedule.json",
         "monitoring-schedule.json",
         "records-stream.json",
+        "pending-records-stream.json",
     }
 
 
@@ -141,6 +142,36 @@ def test_the_records_stream_event_through_the_rollup_function(aws_env):
         },
     )["Item"]
     assert item["n"] == {"N": "1"} and item["o:approve"] == {"N": "1"}
+
+
+def test_the_pending_records_stream_event_through_the_archive_copier(aws_env):
+    from functions.handlers.archive_copy import lambda_handler
+    from functions.stores.record_store import personal_key
+
+    event = json.loads((EVENTS / "pending-records-stream.json").read_text())
+    decision_id = event["Records"][0]["dynamodb"]["Keys"]["decision_id"]["S"]
+    with running("ArchiveCopyFunction"):  # nothing pending under that id: already copied, nothing to do
+        assert lambda_handler(event, lambda_context("ArchiveCopyFunction")) == {"batchItemFailures": []}
+    dynamodb, s3 = boto3.client("dynamodb"), boto3.client("s3")
+    dynamodb.put_item(
+        TableName=aws_env["CANDOR_PENDING_TABLE"],
+        Item={
+            "decision_id": {"S": decision_id},
+            "decided_at": {"S": "2026-08-03T05:12:00.000Z"},
+            "archive_key": {"S": f"records/model=refund-decision/date=2026-08-03/0-{decision_id}.json"},
+            "sealed": {"B": b'{"content_sha256":"x","envelope":{}}'},
+            "content_sha256": {"S": "x"},
+            "personal_key": {"S": personal_key(decision_id)},
+            "personal": {"B": b'{"inputs":{}}'},
+        },
+    )
+    with running("ArchiveCopyFunction"):
+        assert lambda_handler(event, lambda_context("ArchiveCopyFunction")) == {"batchItemFailures": []}
+    assert "Item" not in dynamodb.get_item(
+        TableName=aws_env["CANDOR_PENDING_TABLE"], Key={"decision_id": {"S": decision_id}}
+    )
+    personal = s3.get_object(Bucket=aws_env["CANDOR_PERSONAL_BUCKET"], Key=personal_key(decision_id))
+    assert personal["Body"].read() == b'{"inputs":{}}'
 
 
 def test_the_monitoring_schedule_event_through_the_monitoring_function(aws_env):

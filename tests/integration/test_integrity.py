@@ -411,3 +411,35 @@ def test_every_mutation_is_caught(
         finally:
             restore(env, snapshot)
     assert verify().ok  # every mutation was undone: the next example starts clean
+
+
+def test_a_window_whose_record_awaits_its_archive_copy_is_deferred_then_digested_after_the_copy(integrity_env):
+    from functions.stores.archive_copier import ArchiveCopier
+    from functions.stores.decision_commit import one_commit, take
+
+    env, store = integrity_env, record_store(integrity_env)
+    store.put(make_record(0, WINDOWS[0] + timedelta(minutes=7)))
+    pending = make_record(1, WINDOWS[1] + timedelta(minutes=59, seconds=59))  # the window's last second
+    with one_commit():  # on the decision path: staged, not in S3
+        store.put(pending)
+        boto3.client("dynamodb").transact_write_items(TransactItems=[{"Put": put} for put in take()])  # type: ignore[misc]
+
+    run = write_due(NOW)
+    assert run.windows_written == [iso_utc(WINDOWS[0])]  # 11:00 waits for the copy, and 12:00 with it
+    assert run.deferred == iso_utc(WINDOWS[1]) and not run.caught_up
+    report = verify()
+    assert report.ok and not report.missing, report  # deferred, never reported missing
+
+    copier = ArchiveCopier(
+        pending_table=env["CANDOR_PENDING_TABLE"],
+        bucket=env["CANDOR_ARCHIVE_BUCKET"],
+        personal_bucket=env["CANDOR_PERSONAL_BUCKET"],
+        kms_key_id=env["CANDOR_KMS_KEY_ID"],
+        dynamodb=boto3.client("dynamodb"),
+        s3=boto3.client("s3"),
+    )
+    assert copier.copy(pending.envelope.decision_id) == "copied"
+    run = write_due(NOW)
+    assert run.windows_written == [iso_utc(w) for w in WINDOWS[1:]] and run.deferred is None
+    report = verify()
+    assert report.ok and report.records_checked == 2, report

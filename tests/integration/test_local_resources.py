@@ -32,6 +32,7 @@ TABLE_ENV = {
     "IdempotencyTable": "CANDOR_IDEMPOTENCY_TABLE",
     "AppealsTable": "CANDOR_APPEALS_TABLE",
     "RollupsTable": "CANDOR_ROLLUPS_TABLE",
+    "PendingRecordsTable": "CANDOR_PENDING_TABLE",
 }
 BUCKET_ENV = {"ArchiveBucket": "CANDOR_ARCHIVE_BUCKET"}
 
@@ -68,10 +69,15 @@ def test_tables_match_the_template(aws_env: dict[str, str], logical_id: str) -> 
     assert table["SSEDescription"]["KMSMasterKeyArn"] == aws_env["CANDOR_KMS_KEY_ID"]
 
     ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-    assert spec.ttl_attribute
-    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", spec.ttl_attribute)
     backups = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
-    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    if logical_id == "PendingRecordsTable":  # items live until their archive copy: no TTL, no backups
+        assert spec.ttl_attribute is None and not spec.point_in_time_recovery
+        assert ttl["TimeToLiveStatus"] == "DISABLED"
+        assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "DISABLED"
+    else:
+        assert spec.ttl_attribute
+        assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", spec.ttl_attribute)
+        assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
     stream = table.get("StreamSpecification") or {}
     assert stream.get("StreamViewType") == spec.stream_view_type  # the rollup function's event sources
 
@@ -415,6 +421,7 @@ def test_the_customer_function_reads_records_and_writes_appeals_once() -> None:
 
     assert granted == {
         ("dynamodb:GetItem", ref({"Fn::GetAtt": ["RecordsTable", "Arn"]})),
+        ("dynamodb:GetItem", ref({"Fn::GetAtt": ["PendingRecordsTable", "Arn"]})),  # a record not copied yet
         ("dynamodb:GetItem", ref({"Fn::GetAtt": ["AppealsTable", "Arn"]})),
         ("dynamodb:PutItem", ref({"Fn::GetAtt": ["AppealsTable", "Arn"]})),
         ("s3:GetObject", ref({"Fn::Sub": "${ArchiveBucket.Arn}/records/*"})),
@@ -495,7 +502,11 @@ def test_the_integrity_job_runs_hourly_writes_only_digests_and_is_watched() -> N
     table_actions = {
         a for s in _function_statements("IntegrityFunction") for a in _as_list(s["Action"]) if a.startswith("dynamodb:")
     }
-    assert table_actions == {"dynamodb:Query", "dynamodb:BatchGetItem"}  # no GetItem: unused (tests/test_iam_check.py)
+    assert table_actions == {"dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:Scan"}  # no GetItem: unused
+    scans = [
+        s["Resource"] for s in _function_statements("IntegrityFunction") if "dynamodb:Scan" in _as_list(s["Action"])
+    ]
+    assert scans == [{"Fn::GetAtt": ["PendingRecordsTable", "Arn"]}]  # the near-empty pending table, never the records
     alarm = resources["IntegrityFunctionErrorsAlarm"]["Properties"]
     assert alarm["MetricName"] == "Errors"
     assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "IntegrityFunction"}}]

@@ -15,7 +15,8 @@ import boto3
 import pytest
 
 from functions.domain.seal import seal
-from functions.stores.record_store import AwsErasureStore, archive_key
+from functions.stores.erasure_store import AwsErasureStore
+from functions.stores.record_store import archive_key
 from tests.support import record_store
 from tests.unit.domain.records import sample_envelope, sample_personal
 

@@ -330,6 +330,7 @@ def test_every_route_has_a_sample_event() -> None:
         "integrity-schedule.json",
         "monitoring-schedule.json",
         "records-stream.json",
+        "pending-records-stream.json",
     }
     covered = {(e["httpMethod"], e["resource"]) for e in events.values()}
     assert covered == {(r.method, r.path) for r in ROUTES}

@@ -21,6 +21,7 @@ from functions.domain.integrity import (
     digest_bytes,
     digest_sha256,
     iso_utc,
+    parse_utc,
     retain_until,
     verify_span,
     write_due_digests,
@@ -68,6 +69,7 @@ class MemoryRecords:
     index: dict[str, IndexedRecord] = field(default_factory=dict)
     archive: dict[str, str] = field(default_factory=dict)  # archive key -> envelope hash
     extended: dict[str, datetime] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)  # decided_at of records awaiting their archive copy
 
     def add(self, n: int, decided_at: datetime, *, expires_at: int | None = None) -> IndexedRecord:
         sha = hashlib.sha256(f"record {n}".encode()).hexdigest()
@@ -93,6 +95,9 @@ class MemoryRecords:
 
     def extend_retention(self, record: IndexedRecord, until: datetime) -> None:
         self.extended[record.decision_id] = until
+
+    def copy_pending(self, start: datetime, end: datetime) -> bool:
+        return any(start <= parse_utc(decided_at) < end for decided_at in self.pending)
 
 
 def write(digests: MemoryDigests, records: MemoryRecords, now: datetime, first: datetime | None = T0):
@@ -120,6 +125,25 @@ def chain() -> tuple[MemoryDigests, MemoryRecords]:
     run = write(digests, records, T0 + 3 * HOUR + timedelta(minutes=6))
     assert run.windows_written == [iso_utc(T0 + h * HOUR) for h in range(3)]
     return digests, records
+
+
+def test_a_window_with_a_record_awaiting_its_archive_copy_is_deferred_with_the_rest_of_the_chain():
+    digests, records = MemoryDigests(), MemoryRecords()
+    records.add(0, T0 + timedelta(minutes=10))
+    late = records.add(1, T0 + HOUR + timedelta(minutes=20), expires_at=2_000_000_000)
+    records.pending.append(late.decided_at)  # its copy has not run yet
+    now = T0 + 3 * HOUR + timedelta(minutes=6)
+    run = write(digests, records, now)
+    # 10:00 is digested; 11:00 waits (neither locked nor digested), and so does 12:00 (the chain is in order).
+    assert run.windows_written == [iso_utc(T0)]
+    assert run.deferred == iso_utc(T0 + HOUR) and not run.caught_up
+    assert late.decision_id not in records.extended
+    assert check(digests, records, now=now).ok  # nothing reported missing: 11:00 is not digested yet
+    records.pending.clear()  # copied
+    run = write(digests, records, now + HOUR)
+    assert run.windows_written == [iso_utc(T0 + h * HOUR) for h in (1, 2, 3)] and run.deferred is None
+    assert late.decision_id in records.extended
+    assert check(digests, records, now=now + HOUR).ok
 
 
 # ----------------------------------------------------------------------------- windows
