@@ -29,8 +29,6 @@ ACCEPTED_UNUSED = {
     ("RemoteModelSecretsPolicy", "ssm:GetParameter", ":secret:"): "one list for secrets and parameters",
     # Every function that loads models may read the deployer's model folders; the tests read them as the catalog.
     ("ModelsBucketReadPolicy", "s3:", ""): "the registry is read alike by every function that loads models",
-    # Powertools idempotency reads the record when a conditional put fails without returning the item.
-    ("DecisionsFunctionRole/decisions", "dynamodb:GetItem", "table/candor-idempotency"): "Powertools' fallback read",
     # The subject key is cached per container; locally all functions share one process, so the first
     # function to need it records the read (and the key's Decrypt), and the others reuse it.
     ("PrivacyFunctionRole/privacy", "secretsmanager:GetSecretValue", ":secret:"): "one cache for all functions locally",

@@ -19,11 +19,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
 
 from functions.domain.errors import (
     CandorError,
@@ -120,29 +115,6 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
         return error_response(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as application/json"
         )
-
-    @app.exception_handler(IdempotencyValidationError)
-    def _conflict(_: IdempotencyValidationError) -> Response[str]:
-        return error_response(
-            HTTPStatus.CONFLICT,
-            "idempotency_conflict",
-            "this request_id was already used with a different body",
-            "request_id",
-        )
-
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def _in_progress(_: IdempotencyAlreadyInProgressError) -> Response[str]:
-        return error_response(
-            HTTPStatus.CONFLICT,
-            "request_in_progress",
-            "a request with this request_id is still being processed",
-            "request_id",
-        )
-
-    @app.exception_handler(IdempotencyPersistenceLayerError)
-    def _idempotency_store(error: IdempotencyPersistenceLayerError) -> Response[str]:
-        logger.warning("idempotency store unavailable", extra={"cause": repr(error.__cause__)[:300]})
-        return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "dependency_unavailable", "storage is unavailable; retry")
 
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:

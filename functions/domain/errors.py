@@ -40,6 +40,18 @@ class Conflict(CandorError):
     code = "conflict"
 
 
+class IdempotencyConflict(Conflict):
+    """The request_id was decided already, with another body (409)."""
+
+    code = "idempotency_conflict"
+
+
+class RequestInProgress(Conflict):
+    """The request_id's first decision is being stored right now; asked again shortly, it is answered (409)."""
+
+    code = "request_in_progress"
+
+
 class MalformedRequest(CandorError):
     """Something the caller sent cannot be read at all, e.g. a tampered cursor (400)."""
 

@@ -1,17 +1,14 @@
-"""A decision's index item and its idempotency completion, written in one DynamoDB transaction.
+"""A decision's items (pending record, index item, referral) staged, then written in one DynamoDB transaction.
 
-The decision path used to end in two sequential writes: the records table's conditional
-`PutItem` (the decision exists), then Powertools' `UpdateItem` of the idempotency record
-(a retry gets this answer). Between the two, a crash left a stored decision whose request
-was still "in progress": once that lock expired, a retry decided again and stored a
-second record for the same request_id. One `TransactWriteItems` does both or neither, in
-one round trip (IAM: the `PutItem` and `UpdateItem` permissions the role already has).
+A decision is stored by ONE `TransactWriteItems`: the items its stores would write, and the
+answer remembered for retries of its request_id, whose condition makes it idempotent
+(`functions/stores/decision_idempotency.py`). All or nothing: no decision exists without its
+record, no record without the answer a retry will get, and a replay stores nothing.
 
-How the two halves meet without the domain knowing: the route opens `one_commit()` around
-the idempotent call; `AwsRecordStore.put` writes the objects, then `stage()`s its index put
-instead of sending it; Powertools then calls `save_success`, whose `_update_record`
-(`functions/stores/transactional_idempotency.py`) sends the staged put with the completion. Outside a
-`one_commit()` (the explanation worker, tests, benchmarks) the store writes its item itself.
+How the parts meet without the domain knowing: the route opens `one_commit()` around the
+decision; `AwsRecordStore.put` and `AwsReferralQueue.refer` `stage()` their Puts instead of
+sending them; the route then `take()`s them into the transaction. Outside a `one_commit()`
+(the explanation worker, tests, benchmarks) the stores write their items themselves.
 """
 
 from __future__ import annotations
@@ -23,17 +20,17 @@ from typing import Any
 
 from functions.domain.errors import DependencyUnavailable
 
-# The index puts of the decision being committed (one per request; a ContextVar, because the
+# The Puts of the decision being committed (one per request; a ContextVar, because the
 # local stack serves requests from threads). None: no commit is open, writers write themselves.
 _staged: ContextVar[list[dict[str, Any]] | None] = ContextVar("candor_staged_index_puts", default=None)
 
 
 @contextmanager
 def one_commit() -> Iterator[None]:
-    """Collect the index put of the decision made inside, for the idempotency completion to send.
+    """Collect the Puts of the decision made inside, for the route to commit with its remembered answer.
 
-    Fails closed: if the body returns while a staged put was never sent (the completion did not
-    run), the answer is replaced by a 503, since the decision it describes does not exist.
+    Fails closed: if the body returns while a staged put was never taken (never committed), the
+    answer is replaced by a 503, since the decision it describes does not exist.
     """
     token = _staged.set([])
     try:
@@ -45,7 +42,7 @@ def one_commit() -> Iterator[None]:
 
 
 def commit_open() -> bool:
-    """Whether a decision's commit is open here: puts staged now are sent with its completion."""
+    """Whether a decision's commit is open here: puts staged now are sent in its transaction."""
     return _staged.get() is not None
 
 

@@ -6,7 +6,7 @@
 
 On the decision path no object is written: the two halves go into a pending item
 (`functions/stores/pending_records.py`), staged with the index item and committed with the
-idempotency completion in one transaction (`functions/stores/decision_commit.py`); the archive
+remembered answer in one transaction (`functions/stores/decision_commit.py`); the archive
 copier writes the objects from it seconds later. Readers read that item while an object is not
 there yet. Outside a commit, or for a record too large for one DynamoDB item, both objects are
 written first (concurrently: they do not depend on each other), the index item last: the index

@@ -1,7 +1,7 @@
 """Referrals in the review queue (the appeals table): written once, with the decision they refer.
 
 On the decision path the conditional put is staged, like the record's index put, and goes out in
-the idempotency completion's transaction (`functions/stores/decision_commit.py`): the referral,
+the decision's one transaction (`functions/stores/decision_commit.py`): the referral,
 the decision and its remembered answer are stored together or not at all. Outside a commit
 (library mode with a table, tests) the put is sent at once.
 """

@@ -1,27 +1,21 @@
 """In-memory stand-ins for Candor's two stores, behind the interfaces the code already uses.
 
-`MemoryRecordStore` is a `functions.domain.ports.RecordStore`; `MemoryPersistenceLayer` is a
-Powertools idempotency `BasePersistenceLayer` with DynamoDB's conditional-put semantics.
+`MemoryRecordStore` is a `functions.domain.ports.RecordStore`; `MemoryLedger` answers as
+`functions.stores.decision_idempotency.DecisionLedger` does, with a dict for its table.
 They let the middleware-tax figure run the full handler without any network.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyItemAlreadyExistsError,
-    IdempotencyItemNotFoundError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.base import DataRecord
-
+from functions.domain.errors import IdempotencyConflict
 from functions.domain.seal import archived_json, personal_json
 from functions.schemas.record import ExplanationRecord
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
 from functions.stores.record_store import archive_key, index_item, item_attributes, personal_key
-from functions.stores.transactional_idempotency import HashesEachPayloadOnce
 
 
 @dataclass
@@ -42,40 +36,17 @@ class MemoryRecordStore:
         self.items[record.envelope.decision_id] = item_attributes(item)
 
 
-class MemoryPersistenceLayer(HashesEachPayloadOnce):
-    """Idempotency records in a dict, with the conditions DynamoDBPersistenceLayer puts on its writes."""
+@dataclass
+class MemoryLedger:
+    """The decisions' remembered answers in a dict, with `DecisionLedger.commit`'s outcomes (no expiry)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[str, DataRecord] = {}
+    answers: dict[str, tuple[str, str]] = field(default_factory=dict)  # key: (request hash, answer)
 
-    def _get_record(self, idempotency_key: str) -> DataRecord:
-        try:
-            return self.items[idempotency_key]
-        except KeyError as error:
-            raise IdempotencyItemNotFoundError from error
-
-    def _put_record(self, data_record: DataRecord) -> None:
-        existing = self.items.get(data_record.idempotency_key)
-        if existing is not None and not _replaceable(existing):
-            raise IdempotencyItemAlreadyExistsError(old_data_record=existing)
-        self.items[data_record.idempotency_key] = data_record
-
-    def _update_record(self, data_record: DataRecord) -> None:
-        self.items[data_record.idempotency_key] = data_record
-
-    def _delete_record(self, data_record: DataRecord) -> None:
-        self.items.pop(data_record.idempotency_key, None)
-
-
-def _replaceable(record: DataRecord) -> bool:
-    """DynamoDB's condition: expired, or in progress past its in-progress expiry."""
-    now = dt.datetime.now()
-    if record.expiry_timestamp is not None and record.expiry_timestamp < int(now.timestamp()):
-        return True
-    in_progress_expiry = record.in_progress_expiry_timestamp
-    return (
-        record.status == "INPROGRESS"
-        and in_progress_expiry is not None
-        and in_progress_expiry < int(now.timestamp() * 1000)
-    )
+    def commit(self, key: str, hashed_request: str, answer: str, staged: Sequence[dict[str, Any]]) -> str | None:
+        stored = self.answers.get(key)
+        if stored is None:
+            self.answers[key] = (hashed_request, answer)
+            return None
+        if stored[0] != hashed_request:
+            raise IdempotencyConflict("this request_id was already used with a different body", field="request_id")
+        return stored[1]

@@ -63,11 +63,13 @@ DESIGNS: dict[str, list[list[tuple[str, str]]]] = {
         [("s3", "PutObject"), ("s3", "PutObject")],
         [("dynamodb", "TransactWriteItems")],
     ],
-    "built: lock, then pending record + index + completion in one transaction; archive copied from the stream (2)": [
+    "a lock, then pending record + index + completion in one transaction; archive copied from the stream (2)": [
         [("dynamodb", "PutItem")],
         [("dynamodb", "TransactWriteItems")],
     ],
-    "not built: DynamoDB first, no lock (optimistic idempotency) (1)": [[("dynamodb", "TransactWriteItems")]],
+    "built: no lock; remembered answer + pending record + index in one transaction (optimistic idempotency) (1)": [
+        [("dynamodb", "TransactWriteItems")]
+    ],
 }
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from functions.coldstart import forget_everything
-from infra.bench.inmemory import MemoryPersistenceLayer, MemoryRecordStore
+from infra.bench.inmemory import MemoryLedger, MemoryRecordStore
 from infra.bench.stats import Figure, Row, Summary, ratios, side_by_side
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -40,14 +40,12 @@ STAGES = {
     "auth middleware and everything inside it": ("functions/api/auth.py", "check"),
     "post_decision (route body)": ("functions/api/routes/decisions.py", "post_decision"),
     "validate_inputs": ("functions/domain/inputs.py", "validate_inputs"),
-    "idempotency wrapper (records, hashing, JSON)": ("utilities/idempotency/idempotency.py", "decorate"),
-    "_decide_once (request model, decide, response dump)": ("functions/api/routes/decisions.py", "_decide_once"),
+    "request hash (idempotency)": ("functions/stores/decision_idempotency.py", "request_hash"),
     "decide()": ("functions/domain/decide.py", "decide"),
     "runtime.explain: SHAP (tabular; the bare run's larger part)": ("functions/adapters/in_process.py", "explain"),
     "seal: canonical JSON of both halves + SHA-256": ("functions/domain/seal.py", "seal"),
     "record store put (in memory: the sealed bytes + index item)": ("infra/bench/inmemory.py", "put"),
-    "idempotency save_inprogress": ("idempotency/persistence/base.py", "save_inprogress"),
-    "idempotency save_success": ("idempotency/persistence/base.py", "save_success"),
+    "ledger commit (in memory: the remembered answer)": ("infra/bench/inmemory.py", "commit"),
     "pydantic model_validate": ("pydantic/main.py", "model_validate"),
     "pydantic model_dump": ("pydantic/main.py", "model_dump"),
 }
@@ -89,8 +87,6 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
 @contextlib.contextmanager
 def in_memory_handler() -> Iterator[tuple[Callable[..., Any], Any]]:
     """The real decisions handler with in-memory stores; yields it and its model catalog."""
-    from aws_lambda_powertools.utilities.idempotency import idempotent_function
-
     with environment(bench_environment()):
         forget_everything()
         from functions.api import decision_dependencies
@@ -100,19 +96,14 @@ def in_memory_handler() -> Iterator[tuple[Callable[..., Any], Any]]:
         real = decision_dependencies.decision_services()
         models = real.models
         services = dataclasses.replace(real, records=MemoryRecordStore())
-        idempotent = idempotent_function(
-            route._decide_once,
-            data_keyword_argument="data",
-            persistence_store=MemoryPersistenceLayer(),
-            config=route._idempotency_config(),
-        )
-        saved = route.decision_services, route.idempotent_decide
+        ledger = MemoryLedger()
+        saved = route.decision_services, route.decision_ledger
         route.decision_services = lambda: services
-        route.idempotent_decide = lambda: idempotent
+        route.decision_ledger = lambda: ledger  # type: ignore[assignment,return-value]
         try:
             yield handler_module.lambda_handler, models
         finally:
-            route.decision_services, route.idempotent_decide = saved
+            route.decision_services, route.decision_ledger = saved
             forget_everything()
 
 

@@ -4,9 +4,9 @@ Candor: `infra.local.stack.LocalStack` (handlers behind the local gateway, recor
 several client threads posting `ticket-router` decisions with fresh request_ids, a round timed
 until the archive copier has copied them all (`LocalStack.drain`). Ceiling:
 the same threads calling the same moto server with boto3, per decision the writes Candor
-makes: on the decision path the idempotency PutItem, then one TransactWriteItems (the pending
-record's Put, in a scratch table of the same schema and stream that no copier reads, the index item's Put,
-the idempotency completion); then the archive copier's
+makes: on the decision path one TransactWriteItems (the remembered answer's conditional Put, the
+pending record's Put, in a scratch table of the same schema and stream that no copier reads, and
+the index item's Put); then the archive copier's
 work on the same server (GetItem of the pending record, S3 PutObject of the record and of a
 personal part, DeleteItem), with a record and index item copied from one Candor stored.
 Rounds alternate.
@@ -97,29 +97,21 @@ def moto_round(pool: ThreadPoolExecutor, stack: Any, sample: tuple[dict[str, Any
             _local.clients = _clients(stack)
         dynamodb, s3 = _local.clients
         decision_id, key = str(uuid.uuid4()), f"records/model=bench/date=2026-01-01/{uuid.uuid4()}.json"
-        idempotency_key = {"id": {"S": f"bench#{decision_id}"}}
-        dynamodb.put_item(
-            TableName=env["CANDOR_IDEMPOTENCY_TABLE"],
-            Item=idempotency_key | {"expiration": {"N": "9999999999"}, "status": {"S": "INPROGRESS"}},
-            ConditionExpression="attribute_not_exists(#id)",
-            ExpressionAttributeNames={"#id": "id"},
-        )
+        remembered = {
+            "TableName": env["CANDOR_IDEMPOTENCY_TABLE"],
+            "Item": {
+                "id": {"S": f"bench#{decision_id}"},
+                "expiration": {"N": "9999999999"},
+                "status": {"S": "COMPLETED"},
+                "data": {"S": body[:2000].decode(errors="ignore")},
+            },
+            "ConditionExpression": "attribute_not_exists(#id)",
+            "ExpressionAttributeNames": {"#id": "id"},
+        }
         index = {
             "TableName": env["CANDOR_RECORDS_TABLE"],
             "Item": item | {"decision_id": {"S": decision_id}, "archive_key": {"S": key}},
             "ConditionExpression": "attribute_not_exists(decision_id)",
-        }
-        completion = {
-            "TableName": env["CANDOR_IDEMPOTENCY_TABLE"],
-            "Key": idempotency_key,
-            "UpdateExpression": "SET #s = :s, #d = :d",
-            "ConditionExpression": "#s = :inprogress",
-            "ExpressionAttributeNames": {"#s": "status", "#d": "data"},
-            "ExpressionAttributeValues": {
-                ":s": {"S": "COMPLETED"},
-                ":d": {"S": body[:2000].decode(errors="ignore")},
-                ":inprogress": {"S": "INPROGRESS"},
-            },
         }
         pending_key = {"decision_id": {"S": decision_id}}
         pending = {
@@ -127,7 +119,7 @@ def moto_round(pool: ThreadPoolExecutor, stack: Any, sample: tuple[dict[str, Any
             "Item": pending_key | {"sealed": {"B": body}, "personal": {"B": body[:500]}, "archive_key": {"S": key}},
             "ConditionExpression": "attribute_not_exists(decision_id)",
         }
-        dynamodb.transact_write_items(TransactItems=[{"Put": pending}, {"Put": index}, {"Update": completion}])
+        dynamodb.transact_write_items(TransactItems=[{"Put": remembered}, {"Put": pending}, {"Put": index}])
         # The copier's share, on the same moto server.
         dynamodb.get_item(TableName=SCRATCH_PENDING_TABLE, Key=pending_key, ConsistentRead=True)
         s3.put_object(

@@ -4,7 +4,7 @@
         ...  # each call made inside `infra.local.invocation.running("DecisionsFunction")` is appended
 
 A botocore `before-parameter-build` hook on every client created while installed (the functions'
-own clients, Powertools' idempotency client, the adapters' ...) turns each call into its IAM
+own clients, the adapters' ...) turns each call into its IAM
 requests (`infra/iam/actions.py`: action, resource ARN, the condition keys that matter) and, when
 a function is running on the thread (`infra.local.invocation`), appends one JSON line per distinct
 request to the recording file. Calls made for no function (a test's own clients, provisioning,

@@ -70,10 +70,10 @@ def test_a_referred_decision_commits_its_referral_with_the_record_in_one_transac
     (params,) = sent
     tables = [next(iter(item.values()))["TableName"] for item in params["TransactItems"]]
     assert tables == [
+        aws_env["CANDOR_IDEMPOTENCY_TABLE"],  # the answer remembered for retries
         aws_env["CANDOR_PENDING_TABLE"],  # the sealed record itself, awaiting its archive copy
         aws_env["CANDOR_RECORDS_TABLE"],
         aws_env["CANDOR_APPEALS_TABLE"],
-        aws_env["CANDOR_IDEMPOTENCY_TABLE"],
     ]
 
     (item,) = appeal_items(aws_env)

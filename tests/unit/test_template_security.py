@@ -240,11 +240,8 @@ def test_the_decision_writer_puts_records_and_nothing_more(cfn: dict[str, Any]) 
         ("dynamodb:PutItem", att("AppealsTable")),
         # the sealed record, durable before its archive copy: a conditional PutItem, nothing else
         ("dynamodb:PutItem", att("PendingRecordsTable")),
-        # Powertools idempotency state lives in its own table
-        ("dynamodb:GetItem", att("IdempotencyTable")),
+        # the answer remembered per request_id: a conditional PutItem in the same transaction, nothing else
         ("dynamodb:PutItem", att("IdempotencyTable")),
-        ("dynamodb:UpdateItem", att("IdempotencyTable")),
-        ("dynamodb:DeleteItem", att("IdempotencyTable")),
         # new objects only (a record too large for a pending item): no retention, governance bypass, delete or ACL
         ("s3:PutObject", sub("${ArchiveBucket.Arn}/records/*")),
         ("s3:PutObject", sub("${PersonalBucket.Arn}/personal/*")),

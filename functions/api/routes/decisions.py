@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from functions.api.auth import IAM_AUTH, Role, requires
 from functions.api.decision_dependencies import decision_services
@@ -22,9 +20,9 @@ from functions.domain.inputs import validate_inputs
 from functions.schemas.api import DecisionRequest, DecisionResponse
 from functions.schemas.settings import decision_settings
 from functions.stores import aws_clients
-from functions.stores.decision_commit import one_commit
-from functions.stores.idempotency_keys import DECISION_KEY_PREFIX
-from functions.stores.transactional_idempotency import TransactionalPersistenceLayer
+from functions.stores.decision_commit import one_commit, take
+from functions.stores.decision_idempotency import DecisionLedger, request_hash
+from functions.stores.idempotency_keys import decision_idempotency_key
 
 router = Router()
 metrics = Metrics()
@@ -32,7 +30,7 @@ metrics = Metrics()
 _ERRORS = AUTH_ERRORS | documented(
     e400="Malformed JSON or not an object",
     e404="Unknown model",
-    e409="request_id reused with a different body, or still in progress",
+    e409="request_id reused with a different body, or its first request is being stored right now",
     e413="Body over 256 KB",
     e415="The body is not sent as application/json",
     e422="Missing, unknown, mistyped or out-of-range field (named in `field`)",
@@ -41,64 +39,26 @@ _ERRORS = AUTH_ERRORS | documented(
 )
 
 
-class DecisionCall(dict[str, Any]):
-    """What `_decide_once` is called with: built fresh for each request and never changed after.
-
-    Powertools Idempotency deep-copies its payload before hashing it, in case the function changes
-    it between the in-progress and the success writes; this one is never changed (the request in
-    it is a fresh dump of the validated model), so the copy, ~50 Python objects for a tabular
-    decision, is skipped.
-    """
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> DecisionCall:
-        return self
-
-
-def _decide_once(*, data: dict[str, Any]) -> dict[str, Any]:
-    request = DecisionRequest.model_validate(data["request"])
-    response = decide(data["model_id"], request, decision_services(), data["links_base"])
-    metrics.add_metric(name="DecisionsSealed", unit=MetricUnit.Count, value=1)
-    return response.model_dump(mode="json")
-
-
-def _replayed_answer(response: Any, idempotent_data: DataRecord) -> dict[str, Any]:
-    """A retry's answer: the first one as stored, validated and back in the response's field order.
-
-    Powertools stores the answer with its keys sorted; a retry must get the first answer byte for
-    byte, and a fresh answer keeps the model's field order (written out by `post_decision`).
-    """
-    return DecisionResponse.model_validate(response).model_dump(mode="json")
-
-
 @per_container
-def _idempotency_config() -> IdempotencyConfig:
-    return IdempotencyConfig(
-        event_key_jmespath="[model_id, request.request_id]",
-        payload_validation_jmespath="request",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=decision_settings().idempotency_ttl_seconds,
-        hash_function="sha256",
-        response_hook=_replayed_answer,
+def decision_ledger() -> DecisionLedger:
+    """Where each request_id's answer is remembered, committed with its decision (stores/decision_idempotency.py)."""
+    settings = decision_settings()
+    return DecisionLedger(
+        table=settings.idempotency_table, ttl_seconds=settings.idempotency_ttl_seconds, dynamodb=aws_clients.dynamodb()
     )
 
 
-@per_container
-def idempotent_decide() -> Any:
-    """`_decide_once` behind Powertools Idempotency: a replay returns the stored first answer.
+def _replayed(stored: str) -> str:
+    """A retry's answer: the first one as stored, validated and in the response's field order.
 
-    Its success update also commits the decision's index item, in one transaction
-    (`functions/stores/decision_commit.py`), on the function's own DynamoDB client.
+    Answers stored by the earlier Powertools version have their keys sorted; a retry must get the
+    first answer byte for byte as a fresh answer is written (`post_decision`).
     """
-    store = TransactionalPersistenceLayer(
-        table_name=decision_settings().idempotency_table, boto3_client=aws_clients.dynamodb()
-    )
-    return idempotent_function(
-        _decide_once,
-        data_keyword_argument="data",
-        persistence_store=store,
-        config=_idempotency_config(),
-        key_prefix=DECISION_KEY_PREFIX,  # a key the privacy function can derive (decision_idempotency_key)
-    )
+    return _json(DecisionResponse.model_validate_json(stored).model_dump(mode="json"))
+
+
+def _json(answer: dict[str, object]) -> str:
+    return json.dumps(answer, separators=(",", ":"))
 
 
 def _links_base() -> str:
@@ -131,11 +91,14 @@ def post_decision(
     request: Annotated[DecisionRequest, Body(embed=False)],
 ) -> Response[str]:
     metrics.add_metric(name="DecisionRequests", unit=MetricUnit.Count, value=1)
-    validate_inputs(decision_services().models.runtime(model_id).manifest, request.inputs)  # 404/422 keep no state
-    _idempotency_config().register_lambda_context(router.lambda_context)  # in-progress locks expire with the Lambda
-    data = DecisionCall(model_id=model_id, request=request.model_dump(mode="json"), links_base=_links_base())
-    with one_commit():  # the record's index item goes out with the idempotency completion
-        answer = idempotent_decide()(data=data)
-    # The answer is a dump of a DecisionResponse, fresh or (`_replayed_answer`) as first stored for this
-    # request_id: written out once here, not validated back into the model and dumped again by the resolver.
-    return Response(200, content_type="application/json", body=json.dumps(answer, separators=(",", ":")))
+    services = decision_services()
+    validate_inputs(services.models.runtime(model_id).manifest, request.inputs)  # 404/422 keep no state
+    hashed = request_hash(request.model_dump(mode="json"))
+    with one_commit():  # the record's items are staged, and stored with the answer in one transaction
+        # Written out once here, not validated back into the model and dumped again by the resolver.
+        answer = _json(decide(model_id, request, services, _links_base()).model_dump(mode="json"))
+        first = decision_ledger().commit(decision_idempotency_key(model_id, request.request_id), hashed, answer, take())
+    if first is not None:
+        return Response(200, content_type="application/json", body=_replayed(first))
+    metrics.add_metric(name="DecisionsSealed", unit=MetricUnit.Count, value=1)
+    return Response(200, content_type="application/json", body=answer)
