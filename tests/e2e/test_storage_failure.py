@@ -36,9 +36,8 @@ def failing(client, operation: str, fault: Callable[[str], Exception] = unreacha
 
 
 # S3 is no longer on the decision path: its failures are the archive copier's (tests/e2e/test_archive_copy.py).
+# The remembered answer, the pending record and the index item: one transaction, the decision's only write.
 FAULTS = [
-    (aws_clients.dynamodb, "PutItem", unreachable),  # the idempotency lock cannot be taken: nothing decided
-    # The pending record, the index item and the idempotency completion: one transaction, the only write after the lock.
     (aws_clients.dynamodb, "TransactWriteItems", unreachable),
     (aws_clients.dynamodb, "TransactWriteItems", refused("ProvisionedThroughputExceededException")),  # throttled
     (aws_clients.dynamodb, "TransactWriteItems", refused("ThrottlingException")),
@@ -58,6 +57,6 @@ def test_a_failed_write_gives_503_and_a_retry_converges_to_one_record(api, clien
     assert "decision_id" not in response.text
     assert api.stored()[0] == items_before  # no index item: the decision does not exist
 
-    retry = api.decide(model_id, request)  # the idempotency lock was released with the failure (or never taken)
+    retry = api.decide(model_id, request)  # nothing was remembered either: the retry decides
     assert retry.status_code == 200
     assert api.stored()[0] == items_before + 1
