@@ -13,7 +13,7 @@ A rule is one of:
 - `{"exists": true}` / `{"exists": false}`: a leaf value is there / is not (a missing parent counts
   as not there; an object is not a leaf);
 - `{"anything-but": value | [values] | {"prefix"|"suffix"|"equals-ignore-case": ...}}`: a leaf
-  value is there and is none of them;
+  value is there that is none of them;
 - `{"numeric": ["=", 100]}`, `{"numeric": [">", 10, "<=", 20]}`: JSON numbers only (DynamoDB's
   `{"N": "5"}` is a string, so numeric rules never match it, in AWS either), compared to six
   decimal places as EventBridge patterns are.
@@ -110,7 +110,7 @@ def _rule_matches(rule: Any, value: Any) -> bool:
     if operator == "exists":
         return bool(leaves) is operand
     if operator == "anything-but":
-        return bool(leaves) and not any(_excluded(operand, leaf) for leaf in leaves)
+        return any(not _excluded(operand, leaf) for leaf in leaves)  # so never when there is no value
     if operator == "numeric":
         return any(_numeric(operand, leaf) for leaf in leaves)
     return any(_string_rule(operator, operand, leaf) for leaf in leaves)

@@ -68,6 +68,7 @@ def _match(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
         ({"data": {"City": ["Seattle"]}}, {"data": {"City": "Seattle"}}, {"data": {"City": "Boston"}}),
         ({"data": {"City": ["Seattle"]}}, {"data": {"City": "Seattle"}}, {"data": "Seattle"}),
         ({"tags": ["red"]}, {"tags": ["blue", "red"]}, {"tags": ["blue"]}),
+        ({"tags": [{"anything-but": "red"}]}, {"tags": ["red", "blue"]}, {"tags": ["red"]}),
     ],
 )
 def test_the_guides_filter_rules(pattern: dict[str, Any], delivered: dict[str, Any], dropped: dict[str, Any]) -> None:
