@@ -396,6 +396,7 @@ class QueueSubscription:
     report_batch_item_failures: bool
     timeout_s: int
     memory_mb: int
+    filters: tuple[str, ...] = ()  # FilterCriteria's patterns (JSON text): `infra.local.event_filters`
 
 
 def queue_subscriptions(tpl: Mapping[str, Any] | None = None) -> list[QueueSubscription]:
@@ -420,9 +421,19 @@ def queue_subscriptions(tpl: Mapping[str, Any] | None = None) -> list[QueueSubsc
                     in (event_props.get("FunctionResponseTypes") or []),
                     timeout_s=int(props.get("Timeout", 3)),
                     memory_mb=int(props.get("MemorySize", 128)),
+                    filters=_filter_patterns(event_props),
                 )
             )
     return found
+
+
+def _filter_patterns(event_props: Mapping[str, Any]) -> tuple[str, ...]:
+    """An event's `FilterCriteria.Filters[*].Pattern`, as written (a JSON string each)."""
+    filters = (event_props.get("FilterCriteria") or {}).get("Filters") or []
+    patterns = tuple(f.get("Pattern") for f in filters)
+    if not all(isinstance(p, str) for p in patterns):
+        raise ValueError(f"FilterCriteria patterns must be plain JSON strings: {filters!r}")
+    return patterns
 
 
 @dataclass(frozen=True)
@@ -438,6 +449,7 @@ class StreamSubscription:
     failure_destination: str | None  # logical id of the on-failure queue
     timeout_s: int
     memory_mb: int
+    filters: tuple[str, ...] = ()  # FilterCriteria's patterns (JSON text): `infra.local.event_filters`
 
 
 def stream_subscriptions(tpl: Mapping[str, Any] | None = None) -> list[StreamSubscription]:
@@ -465,6 +477,7 @@ def stream_subscriptions(tpl: Mapping[str, Any] | None = None) -> list[StreamSub
                     failure_destination=str(destination["Fn::GetAtt"][0]) if destination else None,
                     timeout_s=int(props.get("Timeout", 3)),
                     memory_mb=int(props.get("MemorySize", 128)),
+                    filters=_filter_patterns(event_props),
                 )
             )
     return found

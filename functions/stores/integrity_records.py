@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.domain.errors import DependencyUnavailable
@@ -26,7 +25,7 @@ from functions.domain.review import REVIEW_ID_PREFIX
 from functions.domain.seal import canonical_json, sha256_hex
 from functions.schemas.settings import DEFAULT_INDEX_SHARDS
 from functions.stores.pending_records import any_pending
-from functions.stores.record_index import RecordIndex
+from functions.stores.record_index import RecordIndex, items_by_id
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -42,7 +41,6 @@ _FIELDS = (
     "expires_at",
     "completion_key",
 )
-_deserializer = TypeDeserializer()
 
 
 def _iso(moment: datetime) -> str:
@@ -110,32 +108,21 @@ class AwsRecordSource:
             )
 
     def _items(self, ids: list[str], window: datetime) -> Iterator[IndexedRecord]:
-        names = {f"#f{i}": name for i, name in enumerate(_FIELDS)}
-        keys: list[dict[str, Any]] = [{"decision_id": {"S": i}} for i in ids]
-        while keys:
-            request: Any = {self.table: {"Keys": keys, "ProjectionExpression": ", ".join(names)}}
-            request[self.table]["ExpressionAttributeNames"] = names
-            request[self.table]["ConsistentRead"] = True
-            try:
-                answer = self.dynamodb.batch_get_item(RequestItems=request)
-            except (ClientError, BotoCoreError) as error:
-                raise DependencyUnavailable("the record index is unavailable") from error
-            for raw in answer.get("Responses", {}).get(self.table, []):
-                item = {k: _deserializer.deserialize(v) for k, v in raw.items()}
-                if not self.windowing.contains(window, str(item["decided_at"])):
-                    continue
-                expires = item.get("expires_at")
-                yield IndexedRecord(
-                    decision_id=str(item["decision_id"]),
-                    decided_at=str(item["decided_at"]),
-                    content_sha256=str(item.get("content_sha256", "")),
-                    archive_key=str(item.get("archive_key", "")),
-                    retention_class=str(item.get("retention_class", "standard")),
-                    expires_at=int(expires) if expires is not None else None,
-                    completion_key=str(item["completion_key"]) if item.get("completion_key") else None,
-                )
-            unprocessed: Any = answer.get("UnprocessedKeys") or {}
-            keys = list((unprocessed.get(self.table) or {}).get("Keys", []))
+        """The index items of `ids` decided in the window, read consistently: a record written just
+        before the job started must be in its digest."""
+        for item in items_by_id(self.dynamodb, self.table, ids, _FIELDS, "the record index", consistent=True):
+            if not self.windowing.contains(window, str(item["decided_at"])):
+                continue
+            expires = item.get("expires_at")
+            yield IndexedRecord(
+                decision_id=str(item["decision_id"]),
+                decided_at=str(item["decided_at"]),
+                content_sha256=str(item.get("content_sha256", "")),
+                archive_key=str(item.get("archive_key", "")),
+                retention_class=str(item.get("retention_class", "standard")),
+                expires_at=int(expires) if expires is not None else None,
+                completion_key=str(item["completion_key"]) if item.get("completion_key") else None,
+            )
 
     def archived(self, record: IndexedRecord) -> ArchivedEnvelope:
         """The archived envelope, re-hashed from its canonical JSON (the hash stored beside it is not trusted)."""

@@ -31,11 +31,19 @@ _T = TypeVar("_T")
 
 
 def items_by_id(
-    dynamodb: DynamoDBClient, table: str, ids: Sequence[str], projection: Sequence[str], what: str
+    dynamodb: DynamoDBClient,
+    table: str,
+    ids: Sequence[str],
+    projection: Sequence[str],
+    what: str,
+    *,
+    consistent: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """A table's items keyed by `decision_id` (those that exist), 100 per BatchGetItem, unprocessed keys retried.
 
-    `what` names the table in the 503's reason ("the record index", "the appeals").
+    `what` names the table in the 503's reason ("the record index", "the appeals"). `consistent`
+    reads strongly consistently (twice the read units): for a reader that must see every write
+    acknowledged before it started, as the integrity job must.
     """
     names = {f"#p{i}": name for i, name in enumerate(dict.fromkeys(["decision_id", *projection]))}
     unique = list(dict.fromkeys(ids))
@@ -45,6 +53,8 @@ def items_by_id(
             request: Any = {
                 table: {"Keys": keys, "ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
             }
+            if consistent:
+                request[table]["ConsistentRead"] = True
             try:
                 answer = dynamodb.batch_get_item(RequestItems=request)
             except (ClientError, BotoCoreError) as error:

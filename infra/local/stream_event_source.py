@@ -5,9 +5,10 @@ DynamoDB event shape (`eventSourceARN` added, `ApproximateCreationDateTime` in e
 with `ReportBatchItemFailures` the shard restarts at the first sequence number it lists (an
 error or an unreadable response restarts at the batch's first record), and a record that fails
 more than `MaximumRetryAttempts` times is skipped after its description is sent to the
-on-failure destination queue. Not reproduced: bisecting a failing batch (with partial batch
-responses it only isolates a record faster) and the mapping's FilterCriteria (the handler
-ignores what the filters would drop).
+on-failure destination queue. Records that match none of the mapping's FilterCriteria are
+dropped as they are read, before batching (`infra.local.event_filters`): they count as
+processed and never reach the handler. Not reproduced: bisecting a failing batch (with partial
+batch responses it only isolates a record faster).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from infra.local.aws import REGION
+from infra.local.event_filters import EventFilter
 from infra.local.function_logs import FunctionLogs
 from infra.local.polling import Handler, PollingThread, function_arn, invoke
 from infra.template import StreamSubscription
@@ -26,16 +28,19 @@ from infra.template import StreamSubscription
 logger = logging.getLogger(__name__)
 
 
+def lambda_stream_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """One record as Lambda hands it to the function (and matches it against the filters), from
+    GetRecords' answer (boto3's parsed shape)."""
+    dynamodb = dict(record["dynamodb"])
+    created = dynamodb.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn, "awsRegion": REGION}
+
+
 def lambda_stream_event(records: list[dict[str, Any]], stream_arn: str) -> dict[str, Any]:
     """Lambda's event for stream records as GetRecords returned them (boto3's parsed shape)."""
-    converted = []
-    for record in records:
-        dynamodb = dict(record["dynamodb"])
-        created = dynamodb.get("ApproximateCreationDateTime")
-        if isinstance(created, datetime):
-            dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
-        converted.append({**record, "dynamodb": dynamodb, "eventSourceARN": stream_arn, "awsRegion": REGION})
-    return {"Records": converted}
+    return {"Records": [lambda_stream_record(r, stream_arn) for r in records]}
 
 
 def first_failure(response: Any, batch: list[str], report_batch_item_failures: bool) -> str | None:
@@ -68,13 +73,15 @@ class StreamEventSource(PollingThread):
         self.subscription, self.stream_arn, self.handler, self.streams = subscription, stream_arn, handler, streams
         self.sqs, self.failure_queue_url, self.idle_seconds = sqs, failure_queue_url, idle_seconds
         self.logs = logs
+        self.filter = EventFilter(subscription.filters)  # a pattern Lambda would refuse fails here
         self._iterators: dict[str, str | None] = {}
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._attempts: dict[str, int] = {}
         super().__init__(f"stream-{subscription.function}", stream_arn, pause_seconds=idle_seconds)
 
     def poll_once(self) -> int:
-        """Read what is new on every shard and hand it to the handler in batches; the number of records handled."""
+        """Read what is new on every shard and hand what the filters let through to the handler in batches;
+        the number of records handled (those filtered out count: processed, as in Lambda)."""
         handled = 0
         shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
         for shard in shards:
@@ -87,7 +94,10 @@ class StreamEventSource(PollingThread):
             pending = self._pending.setdefault(shard_id, [])
             if iterator is not None:
                 answer = self.streams.get_records(ShardIterator=iterator, Limit=1000)
-                pending.extend(answer.get("Records", []))
+                records = [lambda_stream_record(r, self.stream_arn) for r in answer.get("Records", [])]
+                delivered = [r for r in records if self.filter.matches(r)]
+                handled += len(records) - len(delivered)
+                pending.extend(delivered)
                 self._iterators[shard_id] = answer.get("NextShardIterator")
             while pending:
                 batch = pending[: self.subscription.batch_size]
@@ -98,7 +108,7 @@ class StreamEventSource(PollingThread):
         """One invocation; drops from the shard's pending records what succeeded (or was given up on)."""
         numbers = [r["dynamodb"]["SequenceNumber"] for r in batch]
         try:
-            response = invoke(self.subscription, self.handler, lambda_stream_event(batch, self.stream_arn), self.logs)
+            response = invoke(self.subscription, self.handler, {"Records": batch}, self.logs)
             restart = first_failure(response, numbers, self.subscription.report_batch_item_failures)
         except Exception:
             logger.error("%s failed on a batch:\n%s", self.subscription.function, traceback.format_exc())
