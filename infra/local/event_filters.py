@@ -22,6 +22,11 @@ A rule is one of:
 list, a rule matches if it matches any element. A pattern Lambda would refuse (not JSON, a leaf
 that is not a list of rules, an unknown operator) raises `InvalidPattern` when the mapping is read,
 as creating the mapping fails in AWS.
+
+Why not moto's EventBridge engine (`moto.events.models.EventPattern`, already installed): on the
+guide's own examples it differs from Lambda in ten cases of tests/unit/test_event_filters.py
+(300 matches 300.0, true matches 1, numeric rules match booleans, and none of the refused patterns
+is refused), and the local stack is meant to behave as AWS does, not as moto does.
 """
 
 from __future__ import annotations
