@@ -32,46 +32,13 @@ from __future__ import annotations
 import dataclasses
 
 from infra import template as tpl
-from infra.artifacts.artifact import Artifact, BuildError, Size, tree_size
-from infra.artifacts.cache import cache_dir
-from infra.artifacts.distributions import (
-    HEAVY_DISTRIBUTIONS,
-    RUNTIME_LOCK,
-    dev_only_distributions,
-    import_names,
-    installed_distributions,
-    locked_names,
-    normalize,
-)
+from infra.artifacts.artifact import Artifact, BuildError
+from infra.artifacts.distributions import import_names
 from infra.artifacts.images import build_image
-from infra.artifacts.sizes import IMAGE_LIMIT_BYTES, ZIP_LIMIT_BYTES, sizes_report, write_sizes
-from infra.artifacts.zips import LAMBDA_RUNTIME_LIBRARIES, build_makefile, lambda_runtime_libraries
+from infra.artifacts.zips import build_makefile
 
-REPO_ROOT = tpl.REPO_ROOT
-
-# Until the importers import from the modules that define them: everything this module defined before its split.
-__all__ = [
-    "HEAVY_DISTRIBUTIONS",
-    "IMAGE_LIMIT_BYTES",
-    "LAMBDA_RUNTIME_LIBRARIES",
-    "REPO_ROOT",
-    "RUNTIME_LOCK",
-    "ZIP_LIMIT_BYTES",
-    "Artifact",
-    "BuildError",
-    "Size",
-    "build",
-    "cache_dir",
-    "dev_only_distributions",
-    "import_names",
-    "installed_distributions",
-    "lambda_runtime_libraries",
-    "locked_names",
-    "normalize",
-    "sizes_report",
-    "tree_size",
-    "write_sizes",
-]
+# The package's entry points; import_names stays importable from here for infra/bench/cold_start.py.
+__all__ = ["Artifact", "BuildError", "build", "import_names"]
 
 
 def build(logical_id: str, dockerfile: str | None = None) -> Artifact:
