@@ -11,6 +11,7 @@ from pathlib import Path
 
 from infra import artifacts
 from infra import template as tpl
+from infra.artifacts.sizes import sizes_report, write_sizes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,12 +25,12 @@ def main(argv: list[str] | None = None) -> int:
         built.append(artifact)
         how = "cached" if artifact.cached else f"built in {artifact.build_seconds:.0f} s"
         print(f"{function}: {artifact.root} ({how})", file=sys.stderr)
-    report = artifacts.sizes_report(built)
+    report = sizes_report(built)
     print(f"{'function':<28} {'kind':<6} {'MB':>8} {'files':>7}  limit")
     for function, row in report.items():
         print(f"{function:<28} {row['kind']!s:<6} {row['mb']:>8} {row['files']:>7}  {row['limit_mb']} MB")
     if args.out:
-        artifacts.write_sizes(report, args.out)
+        write_sizes(report, args.out)
     return 0
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import template as tpl
-from infra.artifacts import Artifact
+from infra.artifacts.artifact import Artifact
 from infra.local.aws import ACCOUNT_ID, REGION
 
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"

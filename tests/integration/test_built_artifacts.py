@@ -28,6 +28,14 @@ import pytest
 from infra import artifacts
 from infra import template as tpl
 from infra.artifacts import Artifact, invoke
+from infra.artifacts.distributions import (
+    HEAVY_DISTRIBUTIONS,
+    RUNTIME_LOCK,
+    dev_only_distributions,
+    import_names,
+    locked_names,
+)
+from infra.artifacts.sizes import IMAGE_LIMIT_BYTES, ZIP_LIMIT_BYTES, sizes_report, write_sizes
 from infra.local.aws import MotoEndpoint, local_name, provision, reset_moto, start_moto
 from infra.local.gateway import Gateway
 from infra.local.sample_events import FORGED_TOKEN, SAMPLE_DECISION
@@ -110,20 +118,20 @@ def aws(moto: MotoEndpoint, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def dev_only() -> frozenset[str]:
-    return artifacts.dev_only_distributions()
+    return dev_only_distributions()
 
 
 def forbidden_imports(distributions: frozenset[str]) -> set[str]:
     """Import names of these distributions (as this venv installs them), but none a runtime library also provides."""
-    runtime = artifacts.import_names(artifacts.locked_names(artifacts.RUNTIME_LOCK))
-    return set(artifacts.import_names(distributions)) - runtime - set(sys.stdlib_module_names)
+    runtime = import_names(locked_names(RUNTIME_LOCK))
+    return set(import_names(distributions)) - runtime - set(sys.stdlib_module_names)
 
 
 def record_size(artifact: Artifact) -> None:
     """Merge this function's size into bench-results/artifact-sizes.json."""
     sizes = json.loads(SIZES.read_text(encoding="utf-8")) if SIZES.exists() else {}
-    sizes.update(artifacts.sizes_report([artifact]))
-    artifacts.write_sizes(sizes, SIZES)
+    sizes.update(sizes_report([artifact]))
+    write_sizes(sizes, SIZES)
 
 
 def assert_ran_from_its_artifact(artifact: Artifact, outcome: invoke.Outcome) -> None:
@@ -154,11 +162,11 @@ def test_each_function_runs_from_its_own_artifact(function: str, aws: dict[str, 
     assert not artifact.distributions & dev_only, "dev-only libraries in the artifact"
     forbidden = dev_only
     if artifact.kind == "zip":
-        assert size.bytes < artifacts.ZIP_LIMIT_BYTES, f"{size.mb:.0f} MB unzipped: over Lambda's 250 MB"
-        assert not artifact.distributions & artifacts.HEAVY_DISTRIBUTIONS, "a small zip carries the model libraries"
-        forbidden |= artifacts.HEAVY_DISTRIBUTIONS
+        assert size.bytes < ZIP_LIMIT_BYTES, f"{size.mb:.0f} MB unzipped: over Lambda's 250 MB"
+        assert not artifact.distributions & HEAVY_DISTRIBUTIONS, "a small zip carries the model libraries"
+        forbidden |= HEAVY_DISTRIBUTIONS
     else:
-        assert size.bytes < artifacts.IMAGE_LIMIT_BYTES
+        assert size.bytes < IMAGE_LIMIT_BYTES
 
     events = EVENTS_BY_FUNCTION[function]
     assert events, f"no sample event reaches {function}"
@@ -263,8 +271,8 @@ def test_the_exact_image_answers_exact_models_without_shap(aws: dict[str, str], 
 
     artifact = artifacts.build("DecisionsFunction", dockerfile=EXACT_DOCKERFILE)
     sizes = json.loads(SIZES.read_text(encoding="utf-8")) if SIZES.exists() else {}
-    sizes[f"DecisionsFunction ({EXACT_DOCKERFILE})"] = artifacts.sizes_report([artifact])["DecisionsFunction"]
-    artifacts.write_sizes(sizes, SIZES)
+    sizes[f"DecisionsFunction ({EXACT_DOCKERFILE})"] = sizes_report([artifact])["DecisionsFunction"]
+    write_sizes(sizes, SIZES)
     assert not artifact.distributions & {"shap", "numba", "llvmlite", "pandas", "scikit-learn"}
     assert {"lightgbm", "numpy"} <= artifact.distributions
     events = [(name, _load(name)) for name in ("decision-refund.json", "decision-ticket-router-en.json")]

@@ -130,7 +130,7 @@ def test_copy_follows_dockerignore_and_never_writes_into_an_existing_file(tmp_pa
 
 
 def test_only_the_black_box_lock_pins_shaps_stack():
-    from infra.artifacts import locked_names
+    from infra.artifacts.distributions import locked_names
 
     stack = {"shap", "numba", "llvmlite", "pandas", "scikit-learn"}
     assert stack <= locked_names(REPO / "requirements" / "black-box.lock")
