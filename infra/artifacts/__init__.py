@@ -33,12 +33,11 @@ import dataclasses
 
 from infra import template as tpl
 from infra.artifacts.artifact import Artifact, BuildError
-from infra.artifacts.distributions import import_names
 from infra.artifacts.images import build_image
 from infra.artifacts.zips import build_makefile
 
-# The package's entry points; import_names stays importable from here for infra/bench/cold_start.py.
-__all__ = ["Artifact", "BuildError", "build", "import_names"]
+# The package's entry points.
+__all__ = ["Artifact", "BuildError", "build"]
 
 
 def build(logical_id: str, dockerfile: str | None = None) -> Artifact:

@@ -110,7 +110,7 @@ assert response["statusCode"] == 403, response
 @functools.cache
 def black_box_only_modules() -> frozenset[str]:
     """Import names of what only the `black-box` extra brings (shap and its stack), not the exact path's needs."""
-    from infra.artifacts import import_names
+    from infra.artifacts.distributions import import_names
     from infra.bench.size import closure
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
