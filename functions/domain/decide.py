@@ -137,8 +137,8 @@ def decide(model_id: str, request: DecisionRequest, services: DecisionServices, 
         services.explanation_queue.enqueue(decision_id, manifest.id)
     services.records.put(seal(envelope, personal))  # raises DependencyUnavailable: nothing is released
     if referred is not None and services.referrals is not None:
-        # On the decision path this joins the record's index put and the idempotency completion in one
-        # transaction (functions/stores/decision_commit.py): the referral and the decision exist together.
+        # On the decision path this joins the record's puts and the remembered answer in one transaction
+        # (functions/stores/decision_commit.py): the referral and the decision exist together.
         services.referrals.refer(referral_of(envelope, referred, new_ulid(decided)))
         outcome, explanation = referred_outcome(request.locale), withheld_explanation(explanation, request.locale)
 

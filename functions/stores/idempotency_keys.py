@@ -1,4 +1,7 @@
-"""Where Powertools Idempotency keeps a decision's answer, so that erasure can find and delete it.
+"""Where a decision's answer is remembered for retries (the idempotency table), so that erasure can find and delete it.
+
+The key is the one Powertools Idempotency used (its prefix and hash of [model_id, request_id]):
+`functions/stores/decision_idempotency.py` writes it, and items written before still match.
 
 The stored answer repeats the customer's inputs as display values (and, for text models, the
 words that weighed); it expires with the idempotency TTL, but an erasure must not wait for that.

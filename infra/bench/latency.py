@@ -12,8 +12,8 @@ Measured side by side, in turns: the handler; the bare model call (`runtime.pred
 `runtime.explain`, as figure 2); one DynamoDB conditional `PutItem` through the same hook,
 the physical floor of "durably stored before the answer". The chat turn's added latency is
 handler minus bare call, per round. Besides, the design options are simulated from the same
-parameters (AWS time only): the write sequences before and after this change (DynamoDB first,
-the archive copied from the pending table's stream), and the lock-free design that was weighed
+parameters (AWS time only): the write sequences of each earlier design, the built one (no lock:
+one transaction, the archive copied from the pending table's stream), and the single-put floor
 (docs/records.md).
 """
 

@@ -229,7 +229,7 @@ def test_erasure_removes_or_restricts_and_keeps_envelopes_verifiable(api, traffi
 
 
 def answer_key(api, decision_id: str) -> str:
-    """Where Powertools Idempotency keeps the decision's answer (model id and request_id from the record)."""
+    """Where the decision's answer is remembered for retries (model id and request_id from the record)."""
     envelope = audit(api, f"/v1/explanations/{decision_id}").json()["record"]["envelope"]
     return decision_idempotency_key(envelope["model"]["id"], envelope["request_id"])
 
